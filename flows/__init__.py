@@ -1,0 +1,1 @@
+"""cohcube.flows: the jobs people run (the ``cohcube`` CLI and scheduled flows)."""

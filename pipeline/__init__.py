@@ -1,0 +1,1 @@
+"""cohcube.pipeline: STAC search, lazy cubes, pairing, chunked inference and Zarr stores."""

@@ -1,0 +1,69 @@
+"""The house: install metadata, environment.yml, README commands and CI agree."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _name(requirement: str) -> str:
+    return re.split(r"[\[<>=!~ ;]", requirement.strip(), maxsplit=1)[0].lower()
+
+
+def _pyproject() -> dict:  # type: ignore[type-arg]
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def test_layout_and_import_names() -> None:
+    project = _pyproject()
+    mapping = project["tool"]["setuptools"]["package-dir"]
+    assert mapping == {
+        "cohcube.model": "model",
+        "cohcube.pipeline": "pipeline",
+        "cohcube.flows": "flows",
+    }
+    for folder in mapping.values():
+        assert (ROOT / folder / "__init__.py").is_file()
+    assert project["project"]["scripts"]["cohcube"] == "cohcube.flows.cli:main"
+    import cohcube.model
+
+    assert Path(cohcube.model.__file__).parent.name == "model"
+
+
+def test_torch_is_pinned() -> None:
+    dependencies = _pyproject()["project"]["dependencies"]
+    assert "torch==2.13.0" in dependencies
+
+
+def test_environment_yml_names_the_same_packages() -> None:
+    project = _pyproject()["project"]
+    pip_names = {_name(r) for r in project["dependencies"]}
+    pip_names |= {_name(r) for r in project["optional-dependencies"]["dev"]}
+    # conda-forge spellings of PyPI names; dask[distributed] is two packages there.
+    conda_alias = {"torch": "pytorch"}
+    expected = {conda_alias.get(n, n) for n in pip_names} | {"distributed"}
+    text = (ROOT / "environment.yml").read_text()
+    dependencies = text.split("\ndependencies:\n", 1)[1]
+    conda_names = {_name(m) for m in re.findall(r"^  - ([A-Za-z0-9_.-]+)", dependencies, re.M)}
+    conda_names -= {"python", "pip"}
+    assert conda_names == expected
+
+
+def test_readme_has_two_setup_commands_and_ci_runs_the_test_one() -> None:
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```sh\n(.*?)```", readme, flags=re.S)
+    setup = [b.strip() for b in blocks if "python3 -m venv" in b]
+    assert len(setup) == 2
+    assert "cohcube demo" in setup[0]
+    assert "pytest" in setup[1]
+    extracted = subprocess.run(
+        [str(ROOT / ".ci" / "run"), "--print-command"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert extracted == setup[1]
