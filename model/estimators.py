@@ -10,6 +10,7 @@ image border rather than padded with made-up samples.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import mpmath
@@ -94,14 +95,36 @@ def sample_coherence(
         undefined. Biased high for few looks (see ``expected_sample_coherence``).
     """
     s1, s2 = _check_pair(slc1, slc2, ("slc1", "slc2"))
-    shape = _window_shape(window, s1.shape)
     s1 = s1.astype(np.complex128, copy=False)
     s2 = s2.astype(np.complex128, copy=False)
-    valid = np.isfinite(s1) & np.isfinite(s2)
+    return coherence_from_moments(
+        s1 * np.conj(s2), np.abs(s1) ** 2, np.abs(s2) ** 2, window, min_valid_fraction
+    )
+
+
+def coherence_from_moments(
+    cross: ArrayLike,
+    power1: ArrayLike,
+    power2: ArrayLike,
+    window: Window,
+    min_valid_fraction: float = 0.5,
+) -> NDArray[np.float32]:
+    """Sample coherence from per-pixel moments ``s1 s2*``, ``|s1|^2``, ``|s2|^2``.
+
+    The moments may already be multilooked (means over SLC samples); the
+    boxcar then averages them further. NaN in any moment marks no data.
+
+    Returns:
+        float32 coherence in [0, 1], NaN where undefined.
+    """
+    c, p1 = _check_pair(cross, power1, ("cross", "power1"))
+    _, p2 = _check_pair(cross, power2, ("cross", "power2"))
+    shape = _window_shape(window, c.shape)
+    c = c.astype(np.complex128, copy=False)
+    valid = np.isfinite(c) & np.isfinite(p1) & np.isfinite(p2)
     means = _WindowMeans(valid, shape, min_valid_fraction)
-    cross = s1 * np.conj(s2)
-    num = np.hypot(means.mean(cross.real), means.mean(cross.imag))
-    power = means.mean(np.abs(s1) ** 2) * means.mean(np.abs(s2) ** 2)
+    num = np.hypot(means.mean(c.real), means.mean(c.imag))
+    power = means.mean(p1.astype(np.float64)) * means.mean(p2.astype(np.float64))
     with np.errstate(invalid="ignore", divide="ignore"):
         coh = num / np.sqrt(power)
     out = np.where(means.defined & (power > 0), np.clip(coh, 0.0, 1.0), np.nan)
@@ -167,6 +190,29 @@ def expected_sample_coherence(gamma: ArrayLike, looks: int) -> NDArray[np.float6
         return float(lead * series * (1 - x) ** n)
 
     return np.asarray(np.vectorize(one, otypes=[np.float64])(g), dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=16)
+def _touzi_table(looks: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    gamma = np.linspace(0.0, 0.999, 241)
+    return gamma, expected_sample_coherence(gamma, looks)
+
+
+def debias_coherence(estimate: ArrayLike, looks: float) -> NDArray[np.float32]:
+    """Remove the sample-coherence bias by inverting ``expected_sample_coherence``.
+
+    Maps each estimate to the true coherence whose expected estimate it equals
+    (Touzi et al. 1999); estimates below the bias at zero coherence map to 0.
+
+    Args:
+        estimate: sample coherence magnitudes in [0, 1] (NaN kept).
+        looks: effective number of independent looks of the estimator window
+            (rounded to an integer for the closed form).
+    """
+    gamma, expected = _touzi_table(max(1, round(looks)))
+    values = np.asarray(estimate, dtype=np.float64)
+    out = np.interp(values, expected, gamma, left=0.0, right=1.0)
+    return np.where(np.isfinite(values), out, np.nan).astype(np.float32)
 
 
 def equivalent_number_of_looks(intensity: ArrayLike) -> float:

@@ -63,7 +63,14 @@ class SensorGeometry:
     @cached_property
     def expected_enl(self) -> float:
         """Mean equivalent number of looks of detected GRD pixels (analytic)."""
-        return _mean_enl_1d(self, 0) * _mean_enl_1d(self, 1)
+        window = self.multilook_window_m
+        return _mean_enl_1d(self, 0, window[0]) * _mean_enl_1d(self, 1, window[1])
+
+    @cached_property
+    def coherence_looks(self) -> float:
+        """Effective independent looks inside the coherence window (analytic)."""
+        window = self.coherence_window_m
+        return _mean_enl_1d(self, 0, window[0]) * _mean_enl_1d(self, 1, window[1])
 
 
 @dataclass(frozen=True)
@@ -149,10 +156,10 @@ def _psf_kernel(bandwidth_fraction: float, alpha: float, half_taps: int) -> NDAr
     return np.asarray(kernel / np.sqrt(np.sum(kernel**2)), dtype=np.float64)
 
 
-def _mean_enl_1d(geometry: SensorGeometry, axis: int) -> float:
-    """ENL factor along one axis: ``(sum w)^2 / (w^T |R|^2 w)`` averaged over pixels."""
+def _mean_enl_1d(geometry: SensorGeometry, axis: int, window_m: float) -> float:
+    """Looks along one axis of a box window: ``(sum w)^2 / (w^T |R|^2 w)``, pixel mean."""
     grid = SlcGrid.covering(geometry, (64, 64))
-    weights = grid.box_matrix(axis, geometry.multilook_window_m[axis]).toarray()
+    weights = grid.box_matrix(axis, window_m).toarray()
     h = geometry.psf(axis)
     autocorr = np.correlate(h, h, mode="full")
     n = weights.shape[1]

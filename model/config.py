@@ -1,0 +1,131 @@
+"""Validated training configuration (YAML or TOML; unknown keys are errors)."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NetworkConfig(_Strict):
+    width: int = Field(16, ge=2, le=128, description="Channels of the first U-Net level.")
+    depth: int = Field(
+        4, ge=1, le=6, description="Number of 2x poolings (tiles: multiples of 2**depth)."
+    )
+    polarizations: tuple[Literal["VV", "VH"], ...] = Field(
+        ("VV",), min_length=1, description="Polarisations fed to the network, t1 and t2 each."
+    )
+    db_range: tuple[float, float] = Field(
+        (-20.0, 0.0), description="Backscatter range in dB scaled onto [0, 1] (paper: -20..0)."
+    )
+
+    @field_validator("db_range")
+    @classmethod
+    def _ordered(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if value[0] >= value[1]:
+            raise ValueError("db_range must be (low, high) with low < high")
+        return value
+
+
+class DataConfig(_Strict):
+    scene_px: int = Field(256, ge=32, description="Side of each simulated scene, 10 m pixels.")
+    patch_px: int = Field(128, ge=16, description="Side of a training patch, pixels.")
+    train_scenes: int = Field(2000, ge=1, description="Simulated scenes for training.")
+    validation_scenes: int = Field(100, ge=1, description="Held-out scenes for validation.")
+    baseline_days: float = Field(
+        12.0, gt=0, description="Temporal baseline of training pairs, days."
+    )
+    max_misregistration_px: float = Field(
+        1.0, ge=0, le=3, description="Largest shift between the two dates' grids, pixels."
+    )
+    change_probability: float = Field(
+        0.1, ge=0, le=1, description="Chance that an eligible field changes between dates."
+    )
+    target: Literal["slc_coherence", "slc_coherence_debiased", "true_coherence"] = Field(
+        "slc_coherence",
+        description="Training target: SLC sample coherence (the paper), the same with its "
+        "estimation bias removed (Touzi inverse at the window's effective looks), or the "
+        "simulator's true coherence.",
+    )
+    workers: int = Field(2, ge=1, description="Processes that simulate scenes.")
+
+    @field_validator("patch_px")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError("patch_px must be even")
+        return value
+
+
+class OptimConfig(_Strict):
+    epochs: int = Field(8, ge=1, description="Passes over the training patches.")
+    batch_size: int = Field(16, ge=1, description="Patches per optimiser step.")
+    learning_rate: float = Field(2e-3, gt=0, description="Peak AdamW learning rate.")
+    weight_decay: float = Field(1e-4, ge=0, description="AdamW weight decay.")
+    mse_warmup_epochs: int = Field(
+        1, ge=0, description="Epochs trained on the coherence MSE before the Gaussian NLL."
+    )
+    loss: Literal["nll", "beta_nll", "mse_nll"] = Field(
+        "mse_nll",
+        description="nll: Gaussian NLL on mean and log-variance; beta_nll: the same weighted "
+        "by sigma (beta 0.5); mse_nll: mean by MSE, log-variance by NLL around the detached "
+        "mean.",
+    )
+
+
+class TrainingConfig(_Strict):
+    seed: int = Field(0, ge=0, description="Seed of scenes, initialisation and batch order.")
+    network: NetworkConfig = NetworkConfig()
+    data: DataConfig = DataConfig()
+    optim: OptimConfig = OptimConfig()
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="Training device; auto picks CUDA when available."
+    )
+    threads: int | None = Field(None, ge=1, description="Torch CPU threads (default: all cores).")
+
+    @field_validator("data")
+    @classmethod
+    def _patch_fits(cls, value: DataConfig) -> DataConfig:
+        if value.patch_px > value.scene_px:
+            raise ValueError("data.patch_px must not exceed data.scene_px")
+        return value
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names file and field."""
+
+
+def load_training_config(path: Path) -> TrainingConfig:
+    """Read and validate a YAML (.yaml/.yml) or TOML (.toml) training configuration."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    try:
+        raw: Any = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path} must be a mapping of settings")
+    try:
+        return TrainingConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"config {path}: {problems}") from None
+
+
+def dump_training_config(config: TrainingConfig) -> str:
+    """The configuration as YAML (tuples written as lists)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,179 @@
+"""Exporting a trained checkpoint as a TorchScript artefact with its model card."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import platform
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .artefact import CARD_FORMAT, CARD_VERSION, CoherenceModel, quiet_torchscript, sha256_of
+from .network import ResUNet, parameter_count
+from .preprocessing import network_input
+from .sensor import SensorGeometry
+from .simulator import simulate_pair
+from .tiling import receptive_field_px, recommended_halo, seam_errors
+from .training import contract_for, load_checkpoint
+from .training_data import simulate_patches
+
+log = logging.getLogger(__name__)
+
+HALO_CANDIDATES = (0, 16, 32, 48, 64, 96, 128)
+SEAM_TOLERANCE = 1e-3
+#: Fraction of a Gaussian within one standard deviation.
+ONE_SIGMA = 0.6827
+
+
+class ExportedNetwork(nn.Module):
+    """What the artefact runs: ``(N, C, H, W) -> (N, 2, H, W)`` = (coherence, sigma).
+
+    ``sigma = sigma_scale * exp(log_variance / 2)``, the scale calibrated at export.
+    """
+
+    def __init__(self, network: ResUNet, sigma_scale: float) -> None:
+        super().__init__()
+        self.network = network
+        self.sigma_scale = nn.Parameter(torch.tensor(float(sigma_scale)), requires_grad=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.network(x)
+        sigma = self.sigma_scale * torch.exp(0.5 * out[:, 1:2])
+        return torch.cat([out[:, :1], sigma], dim=1)
+
+
+def calibrate_sigma(network: ResUNet, inputs: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """Scale that makes ``|truth - coherence| <= sigma`` hold for 68.27 % of pixels."""
+    ratios = []
+    with torch.inference_mode():
+        for start in range(0, inputs.shape[0], 16):
+            out = network(torch.from_numpy(inputs[start : start + 16])).numpy()
+            sigma = np.exp(0.5 * out[:, 1])
+            ratios.append((np.abs(truth[start : start + 16] - out[:, 0]) / sigma).ravel())
+    ratio = np.concatenate(ratios)
+    scale = float(np.quantile(ratio, ONE_SIGMA))
+    return {"sigma_scale": scale, "raw_coverage": float(np.mean(ratio <= 1.0))}
+
+
+def machine_description(threads: int | None) -> dict[str, Any]:
+    """Where training ran: platform, CPU model, cores, torch threads, GPU if any."""
+    cpu = platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "torch_threads": threads or os.cpu_count(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def export_model(
+    checkpoint: Path,
+    out_path: Path,
+    *,
+    name: str | None = None,
+    command: str | None = None,
+    calibration_scenes: int | None = None,
+) -> dict[str, Any]:
+    """Write ``out_path`` (TorchScript) and ``out_path.with_suffix('.json')`` (card).
+
+    Args:
+        checkpoint: a training checkpoint.
+        out_path: TorchScript file to write (``.pt``).
+        name: model name in the card (default from the architecture).
+        command: the command that trained the model, recorded in the card.
+        calibration_scenes: validation scenes for the sigma calibration
+            (default: the training config's ``validation_scenes``).
+
+    Returns:
+        The card.
+    """
+    network, config, saved = load_checkpoint(checkpoint)
+    contract = contract_for(config)
+    n_val = calibration_scenes or config.data.validation_scenes
+    val = simulate_patches(config.data, "validation", n_val, config.seed)
+    calibration = calibrate_sigma(network, val.inputs(contract), val.truth)
+    exported = ExportedNetwork(network, calibration["sigma_scale"]).eval()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with quiet_torchscript():
+        scripted = torch.jit.script(exported)
+        torch.jit.save(scripted, str(out_path))
+    probe = CoherenceModel(scripted, {}, contract, torch.device("cpu"))
+    pair = simulate_pair(
+        (384, 400), config.data.baseline_days, seed=20260101, polarizations=contract.polarizations
+    )
+    channels, _ = network_input(pair.reference, pair.secondary, contract)
+    errors = seam_errors(probe, channels, HALO_CANDIDATES, tile=128)
+    card: dict[str, Any] = {
+        "format": CARD_FORMAT,
+        "format_version": CARD_VERSION,
+        "name": name or f"cohcube-resunet-w{config.network.width}-d{config.network.depth}",
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "software": {"cohcube": version("cohcube"), "torch": torch.__version__},
+        "artefact": {
+            "file": out_path.name,
+            "sha256": sha256_of(out_path),
+            "bytes": out_path.stat().st_size,
+            "format": "TorchScript",
+        },
+        "architecture": {
+            "type": "ResUNet",
+            "width": config.network.width,
+            "depth": config.network.depth,
+            "in_channels": contract.channels,
+            "parameters": parameter_count(network),
+        },
+        "input": contract.to_dict(),
+        "output": {
+            "channels": ["coherence", "coherence_sigma"],
+            "coherence": "VV interferometric coherence magnitude in [0, 1] of the pair",
+            "coherence_sigma": "predictive standard deviation of the coherence, calibrated "
+            "so that |true - coherence| <= sigma for 68 % of validation pixels",
+        },
+        "tiling": {
+            "size_multiple": contract.size_multiple,
+            "receptive_field_px": receptive_field_px(network, contract.channels),
+            "seam_error_by_halo_px": {str(k): v for k, v in errors.items()},
+            "seam_tolerance": SEAM_TOLERANCE,
+            "recommended_halo_px": recommended_halo(errors, SEAM_TOLERANCE),
+            "padding": "reflect at the bottom/right up to the size multiple",
+        },
+        "calibration": {**calibration, "validation_scenes": n_val},
+        "training": {
+            "data": (
+                f"{config.data.train_scenes} simulated {config.data.scene_px} px scenes "
+                f"(seed {config.seed}), {config.data.baseline_days:g}-day pairs, misregistration "
+                f"up to {config.data.max_misregistration_px} px, change probability "
+                f"{config.data.change_probability}, target {config.data.target} (SLC window "
+                f"{SensorGeometry().coherence_window_m} m)"
+            ),
+            "config": config.model_dump(mode="json"),
+            "command": command,
+            "epochs": saved["epoch"],
+            "wall_time_s": round(float(saved["seconds"]), 1),
+            "machine": machine_description(config.threads),
+            "history": saved["history"],
+        },
+        "metrics": None,
+    }
+    out_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    log.info(
+        "exported %s (%s), halo %d px",
+        out_path,
+        card["artefact"]["sha256"][:12],
+        card["tiling"]["recommended_halo_px"],
+    )
+    return card

@@ -1,0 +1,96 @@
+"""The Residual U-Net that regresses coherence from two detected images.
+
+Architecture of Sica, Pulella and Schmitt (arXiv:2606.07374) with configurable
+width and depth: ``width=32, depth=4`` gives their encoder 32-64-128-256 and a
+512-channel bottleneck. Residual blocks are two 3x3 conv + BatchNorm with a
+1x1 shortcut; the decoder upsamples bilinearly, applies a 2x2 convolution and
+concatenates the skip connection. Two 1x1 heads give the coherence (sigmoid)
+and the log-variance of a heteroscedastic Gaussian (unbounded).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+
+class ResidualBlock(nn.Module):
+    """Two 3x3 conv + BN with a 1x1 conv shortcut; ``(N, c_in, H, W) -> (N, c_out, H, W)``."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(c_out)
+        self.shortcut = nn.Conv2d(c_in, c_out, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + self.shortcut(x))
+
+
+class UpStep(nn.Module):
+    """Bilinear 2x upsampling, 2x2 conv, skip concatenation, residual block."""
+
+    def __init__(self, c_in: int, c_out: int) -> None:
+        super().__init__()
+        self.reduce = nn.Conv2d(c_in, c_out, 2)
+        self.block = ResidualBlock(2 * c_out, c_out)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+        # A 2x2 kernel needs one extra row and column to keep the size.
+        x = self.reduce(F.pad(x, (0, 1, 0, 1), mode="replicate"))
+        return self.block(torch.cat([x, skip], dim=1))
+
+
+class ResUNet(nn.Module):
+    """Residual U-Net with a coherence head and a log-variance head.
+
+    Args:
+        in_channels: input channels (2: t1 and t2 backscatter, scaled to [0, 1]).
+        width: channels of the first level; level k has ``width * 2**k``.
+        depth: number of 2x poolings; inputs must be multiples of ``2**depth``.
+
+    ``forward(x)`` takes ``(N, in_channels, H, W)`` and returns ``(N, 2, H, W)``:
+    channel 0 the coherence in [0, 1], channel 1 the log-variance ``log sigma^2``.
+    """
+
+    def __init__(self, in_channels: int = 2, width: int = 32, depth: int = 4) -> None:
+        super().__init__()
+        if depth < 1 or width < 1:
+            raise ValueError("width and depth must be >= 1")
+        self.in_channels = in_channels
+        self.width = width
+        self.depth = depth
+        widths = [width * 2**k for k in range(depth + 1)]
+        self.encoder = nn.ModuleList(
+            [ResidualBlock(in_channels, widths[0])]
+            + [ResidualBlock(widths[k - 1], widths[k]) for k in range(1, depth + 1)]
+        )
+        self.decoder = nn.ModuleList(
+            [UpStep(widths[k + 1], widths[k]) for k in reversed(range(depth))]
+        )
+        self.coherence_head = nn.Conv2d(widths[0], 1, 1)
+        self.log_variance_head = nn.Conv2d(widths[0], 1, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skips: list[torch.Tensor] = []
+        for k, block in enumerate(self.encoder):
+            if k > 0:
+                x = F.max_pool2d(x, 2)
+            x = block(x)
+            skips.append(x)
+        skips.pop()  # the bottleneck output is x itself
+        for step in self.decoder:
+            x = step(x, skips.pop())
+        coherence = torch.sigmoid(self.coherence_head(x))
+        return torch.cat([coherence, self.log_variance_head(x)], dim=1)
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,179 @@
+"""Training patches from the simulator: generation, caching and batching.
+
+Every scene is a pure function of ``(seed, split, index)``, so training,
+validation and test scenes never overlap and any split can be regenerated.
+Patches store backscatter in dB (VV and VH, both dates) and the VV coherence
+target and truth; the network's contract picks and scales channels at batch
+time, so one cache serves every network configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .config import DataConfig
+from .estimators import debias_coherence
+from .landcover import POLARIZATIONS
+from .preprocessing import InputContract
+from .radiometry import linear_to_db
+from .sensor import SensorGeometry
+from .simulator import simulate_pair
+
+log = logging.getLogger(__name__)
+
+SPLITS = {"train": 0, "validation": 1, "test": 2}
+
+
+@dataclass
+class PatchSet:
+    """Simulated patches.
+
+    Attributes:
+        backscatter_db: ``(N, 4, P, P)`` float16 dB, channels VV_t1, VV_t2, VH_t1, VH_t2.
+        target: ``(N, P, P)`` float32 VV SLC sample coherence.
+        truth: ``(N, P, P)`` float32 VV true coherence.
+        land_cover: ``(N, P, P)`` int8 class at the first date.
+        changed: ``(N, P, P)`` bool, field changed between the dates.
+    """
+
+    backscatter_db: NDArray[np.float16]
+    target: NDArray[np.float32]
+    truth: NDArray[np.float32]
+    land_cover: NDArray[np.int8]
+    changed: NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return int(self.target.shape[0])
+
+    def inputs(self, contract: InputContract) -> NDArray[np.float32]:
+        """Network channels ``(N, C, P, P)`` scaled per ``contract``."""
+        index = [2 * POLARIZATIONS.index(p) + t for p in contract.polarizations for t in (0, 1)]
+        low, high = contract.db_range
+        db = self.backscatter_db[:, index].astype(np.float32)
+        return ((np.clip(db, low, high) - low) / (high - low)).astype(np.float32)
+
+    def training_target(
+        self, kind: str, geometry: SensorGeometry | None = None
+    ) -> NDArray[np.float32]:
+        """The target the loss uses (see ``DataConfig.target``)."""
+        if kind == "slc_coherence":
+            return self.target
+        if kind == "true_coherence":
+            return self.truth
+        looks = (geometry or SensorGeometry()).coherence_looks
+        return debias_coherence(self.target, looks)
+
+
+def scene_seed(seed: int, split: str, index: int) -> np.random.SeedSequence:
+    """Seed of scene ``index`` of ``split``: splits and runs never share scenes."""
+    return np.random.SeedSequence([seed, SPLITS[split], index])
+
+
+def _simulate_scene(args: tuple[DataConfig, float, np.random.SeedSequence]) -> PatchSet:
+    data, baseline_days, seed = args
+    pair = simulate_pair(
+        (data.scene_px, data.scene_px),
+        baseline_days,
+        seed=np.random.default_rng(seed),
+        polarizations=POLARIZATIONS,
+        max_misregistration_px=data.max_misregistration_px,
+        change_probability=data.change_probability,
+    )
+    p = data.patch_px
+    n = data.scene_px // p
+
+    def tiles(image: NDArray[np.generic]) -> NDArray[np.generic]:
+        # (..., n*p, n*p) -> (n*n, ..., p, p)
+        lead = image.shape[:-2]
+        cropped = image[..., : n * p, : n * p].reshape(*lead, n, p, n, p)
+        moved = np.moveaxis(cropped, (-4, -2), (0, 1))
+        return moved.reshape(n * n, *lead, p, p)
+
+    db = np.stack([pair.reference[0], pair.secondary[0], pair.reference[1], pair.secondary[1]])
+    return PatchSet(
+        backscatter_db=tiles(linear_to_db(db).astype(np.float16)),  # type: ignore[arg-type]
+        target=tiles(pair.coherence_target[0]),  # type: ignore[arg-type]
+        truth=tiles(pair.coherence_true[0]),  # type: ignore[arg-type]
+        land_cover=tiles(pair.land_cover),  # type: ignore[arg-type]
+        changed=tiles(pair.changed),  # type: ignore[arg-type]
+    )
+
+
+def concatenate(parts: Sequence[PatchSet]) -> PatchSet:
+    return PatchSet(
+        backscatter_db=np.concatenate([p.backscatter_db for p in parts]),
+        target=np.concatenate([p.target for p in parts]),
+        truth=np.concatenate([p.truth for p in parts]),
+        land_cover=np.concatenate([p.land_cover for p in parts]),
+        changed=np.concatenate([p.changed for p in parts]),
+    )
+
+
+def _cache_key(data: DataConfig, split: str, n_scenes: int, baseline_days: float, seed: int) -> str:
+    fields = data.model_dump(
+        exclude={"workers", "target", "train_scenes", "validation_scenes", "baseline_days"}
+    )
+    spec = {
+        "data": fields,
+        "split": split,
+        "scenes": n_scenes,
+        "baseline": baseline_days,
+        "seed": seed,
+        "format": 1,
+    }
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def simulate_patches(
+    data: DataConfig,
+    split: str,
+    n_scenes: int,
+    seed: int,
+    *,
+    baseline_days: float | None = None,
+    cache_dir: Path | None = None,
+) -> PatchSet:
+    """Simulate ``n_scenes`` scenes of ``split`` and cut them into patches.
+
+    Args:
+        data: data settings (scene and patch size, misregistration, changes).
+        split: ``"train"``, ``"validation"`` or ``"test"``.
+        n_scenes: number of scenes.
+        seed: run seed.
+        baseline_days: temporal baseline (default ``data.baseline_days``).
+        cache_dir: folder for an ``.npz`` cache keyed by all of the above.
+    """
+    baseline = float(baseline_days if baseline_days is not None else data.baseline_days)
+    path = None
+    if cache_dir is not None:
+        key = _cache_key(data, split, n_scenes, baseline, seed)
+        path = cache_dir / f"{split}-{baseline:g}d-{key}.npz"
+        if path.exists():
+            with np.load(path) as stored:
+                return PatchSet(**{k: stored[k] for k in stored.files})
+    jobs = [(data, baseline, scene_seed(seed, split, i)) for i in range(n_scenes)]
+    log.info("simulating %d %s scenes (%g-day pairs)", n_scenes, split, baseline)
+    if data.workers > 1 and n_scenes > 1:
+        # spawn: forking a process that already runs torch threads can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=data.workers, mp_context=context) as pool:
+            parts = list(pool.map(_simulate_scene, jobs, chunksize=4))
+    else:
+        parts = [_simulate_scene(job) for job in jobs]
+    patches = concatenate(parts)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **vars(patches))
+        tmp.replace(path)
+    return patches

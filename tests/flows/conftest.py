@@ -1,0 +1,29 @@
+"""Running the installed ``cohcube`` console script."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+def cohcube_command() -> str:
+    script = Path(sys.executable).with_name("cohcube")
+    found = str(script) if script.exists() else shutil.which("cohcube")
+    if found is None:
+        pytest.fail("the cohcube console script is not installed (pip install -e .)")
+    return found
+
+
+def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([cohcube_command(), *args], capture_output=True, text=True, check=check)
+
+
+@pytest.fixture
+def run_cohcube() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``run_cohcube(*args, check=True)`` runs the console script, capturing its output."""
+    return _run

@@ -1,0 +1,59 @@
+"""train -> export -> evaluate through the command line, and its error messages."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+TINY_YAML = """\
+seed: 2
+network: {width: 4, depth: 2}
+data: {scene_px: 64, patch_px: 32, train_scenes: 4, validation_scenes: 2, workers: 1}
+optim: {epochs: 2, batch_size: 4}
+threads: 1
+"""
+
+
+def test_train_export_evaluate(run_cohcube: Run, tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(TINY_YAML)
+    run = tmp_path / "run"
+    trained = run_cohcube("train", str(config), "--out", str(run), "--no-progress")
+    assert "trained 2 epochs" in trained.stdout
+    model = tmp_path / "model" / "tiny.pt"
+    run_cohcube("export", str(run), "--out", str(model), "--name", "tiny-cli")
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["name"] == "tiny-cli"
+    assert card["training"]["command"].startswith("cohcube train")
+    report_path = tmp_path / "eval.json"
+    evaluated = run_cohcube(
+        "evaluate",
+        "--model",
+        str(model),
+        "--test-scenes",
+        "2",
+        "--json",
+        str(report_path),
+        "--record",
+    )
+    report = json.loads(report_path.read_text())
+    assert [r["baseline_days"] for r in report["results"]] == [6.0, 12.0, 24.0, 36.0]
+    assert "RMSE" in evaluated.stdout
+    assert json.loads(model.with_suffix(".json").read_text())["metrics"]["results"]
+
+
+def test_errors_are_one_clear_line(run_cohcube: Run, tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("optim: {epochs: 2, learning_rat: 0.1}\n")
+    result = run_cohcube("train", str(config), "--out", str(tmp_path / "run"), check=False)
+    assert result.returncode == 2
+    assert "optim.learning_rat" in result.stderr
+    assert "Traceback" not in result.stderr
+    missing = run_cohcube("evaluate", "--model", str(tmp_path / "none.json"), check=False)
+    assert missing.returncode == 2
+    assert "does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr
