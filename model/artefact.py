@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike, NDArray
 
+from .errors import ModelArtefactError
 from .preprocessing import InputContract, network_input
 
 log = logging.getLogger(__name__)
@@ -29,10 +30,6 @@ log = logging.getLogger(__name__)
 CARD_FORMAT = "cohcube-model-card"
 CARD_VERSION = 1
 SHIPPED_CARD = Path(__file__).parent / "weights" / "cohcube-coherence.json"
-
-
-class ModelArtefactError(ValueError):
-    """A model file or card that must not be used; the message says why and what to do."""
 
 
 @contextmanager

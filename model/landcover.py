@@ -150,6 +150,15 @@ class Scene:
     def shape(self) -> tuple[int, int]:
         return (int(self.field_id.shape[0]), int(self.field_id.shape[1]))
 
+    def crop(self, rows: slice, cols: slice) -> Scene:
+        """The part of the scene in ``rows`` x ``cols`` (fields keep their ids)."""
+        return Scene(
+            field_id=self.field_id[rows, cols],
+            fields=self.fields,
+            texture=self.texture[rows, cols],
+            pixel_m=self.pixel_m,
+        )
+
     def land_cover_map(self, fields: FieldParameters | None = None) -> NDArray[np.int8]:
         """Class of every pixel, ``(ny, nx)``, for the given (default: initial) field state."""
         return (fields or self.fields).land_cover[self.field_id]

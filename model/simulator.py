@@ -98,12 +98,39 @@ def simulate_series(
         geometry: sensor geometry (default Sentinel-1 IW).
         keep_slc: also return the SLC images (memory: ~8 bytes x 4.4 samples per pixel).
     """
-    geometry = geometry or SensorGeometry()
-    offsets = list(offsets_px) if offsets_px is not None else [(0.0, 0.0)] * len(days)
-    if len(offsets) != len(days):
-        raise ValueError("offsets_px must give one (dy, dx) per acquisition day")
-    grid = slc_grid_for(scene, geometry, offsets)
     states = field_states(scene, days, events, rng)
+    return acquire_states(
+        scene,
+        states,
+        rng,
+        polarizations=polarizations,
+        offsets_px=offsets_px,
+        geometry=geometry,
+        keep_slc=keep_slc,
+    )
+
+
+def acquire_states(
+    scene: Scene,
+    states: Sequence[FieldState],
+    rng: np.random.Generator,
+    *,
+    polarizations: Sequence[str] = ("VV",),
+    offsets_px: Sequence[tuple[float, float]] | None = None,
+    geometry: SensorGeometry | None = None,
+    keep_slc: bool = False,
+) -> Iterator[SimulatedAcquisition]:
+    """Detected acquisitions for given field states (ascending days), lazily.
+
+    The states fix what the ground does (so several workers can simulate parts
+    of one scene consistently); ``rng`` only draws the speckle and noise.
+    Arguments otherwise as in ``simulate_series``.
+    """
+    geometry = geometry or SensorGeometry()
+    offsets = list(offsets_px) if offsets_px is not None else [(0.0, 0.0)] * len(states)
+    if len(offsets) != len(states):
+        raise ValueError("offsets_px must give one (dy, dx) per acquisition")
+    grid = slc_grid_for(scene, geometry, offsets)
     stack = SlcStackSimulator(scene, grid, rng, polarizations)
     for state, offset in zip(states, offsets, strict=True):
         slc = stack.acquire(state)

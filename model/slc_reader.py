@@ -24,6 +24,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.warp import Resampling, reproject
 from rasterio.windows import Window
 
+from .errors import SlcPairError
 from .estimators import coherence_from_moments
 
 STRIP_OUTPUT_ROWS = 256
@@ -55,10 +56,6 @@ class DetectedPair:
     transform: Affine
     crs: CRS | None
     looks: tuple[int, int]
-
-
-class SlcPairError(ValueError):
-    """An SLC pair that cannot be read; the message names the file."""
 
 
 def _open_complex(path: Path, band: int) -> rasterio.DatasetReader:

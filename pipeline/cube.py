@@ -1,0 +1,343 @@
+"""Lazy Sentinel-1 backscatter cubes on one map grid (stackstac).
+
+``build_cube`` refuses scenes that are not analysis-ready, normalises STAC
+projection v2 items for stackstac, stacks the scenes onto a grid snapped to
+the model's size multiple, converts dB collections to linear power, and
+mosaics the slices of one pass into one time step.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pystac
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import stackstac
+import xarray as xr
+from affine import Affine
+from rasterio.warp import transform_bounds
+
+from .errors import GridError, NotAnalysisReadyError
+
+log = logging.getLogger(__name__)
+
+ANALYSIS_READY_HINT = (
+    "use an analysis-ready collection of calibrated backscatter on a map grid, such as "
+    "Planetary Computer 'sentinel-1-rtc' (or an RTC product of ASF/CDSE)"
+)
+INTEGER_TYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32"}
+
+
+@dataclass(frozen=True)
+class CubeGrid:
+    """A north-up output grid.
+
+    Attributes:
+        epsg: EPSG code of the CRS.
+        resolution: pixel size in CRS units (metres for UTM).
+        bounds: ``(left, bottom, right, top)`` in CRS units.
+    """
+
+    epsg: int
+    resolution: float
+    bounds: tuple[float, float, float, float]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        left, bottom, right, top = self.bounds
+        return (round((top - bottom) / self.resolution), round((right - left) / self.resolution))
+
+    @property
+    def transform(self) -> Affine:
+        return Affine(self.resolution, 0, self.bounds[0], 0, -self.resolution, self.bounds[3])
+
+    def snapped(self, multiple: int) -> CubeGrid:
+        """Grow the bounds outwards so every edge lies on a ``multiple``-pixel lattice.
+
+        Chunks of ``k * multiple`` pixels then start on the same lattice in
+        every job, so a U-Net with ``log2(multiple)`` pools sees identical tiles.
+        """
+        step = self.resolution * multiple
+        left, bottom, right, top = self.bounds
+        return CubeGrid(
+            self.epsg,
+            self.resolution,
+            (
+                math.floor(left / step + 1e-9) * step,
+                math.floor(bottom / step + 1e-9) * step,
+                math.ceil(right / step - 1e-9) * step,
+                math.ceil(top / step - 1e-9) * step,
+            ),
+        )
+
+    @classmethod
+    def from_lonlat_bbox(cls, bbox: Sequence[float], epsg: int, resolution: float) -> CubeGrid:
+        """The grid in ``epsg`` covering a WGS84 ``(west, south, east, north)`` box."""
+        left, bottom, right, top = transform_bounds("EPSG:4326", f"EPSG:{epsg}", *bbox)
+        return cls(epsg, resolution, (left, bottom, right, top))
+
+
+def item_epsg(item: pystac.Item) -> int | None:
+    """EPSG code from ``proj:epsg`` or ``proj:code`` (projection v2), item or first asset."""
+    sources = [item.properties, *(a.extra_fields for a in item.assets.values())]
+    for source in sources:
+        if source.get("proj:epsg") is not None:
+            return int(source["proj:epsg"])
+        code = source.get("proj:code")
+        if isinstance(code, str) and code.upper().startswith("EPSG:"):
+            return int(code.split(":", 1)[1])
+    return None
+
+
+def _has_grid(item: pystac.Item, band: str) -> bool:
+    sources = [item.properties, item.assets[band].extra_fields]
+    return any(("proj:transform" in s or "proj:bbox" in s) for s in sources) and (
+        item_epsg(item) is not None
+    )
+
+
+def require_analysis_ready(scenes: Sequence[pystac.Item], bands: Sequence[str]) -> None:
+    """Refuse scenes the cube must not stack, with the reason and the fix.
+
+    - a requested band (polarisation asset) is missing;
+    - GCP-georeferenced GRD scenes: no projection fields, or integer digital
+      numbers (amplitude DNs, not calibrated backscatter) -- stacking them
+      would place pixels with a made-up transform.
+    """
+    for item in scenes:
+        missing = [b for b in bands if b not in item.assets]
+        if missing:
+            raise NotAnalysisReadyError(
+                f"scene {item.id} has no asset for polarisation(s) {missing} (assets: "
+                f"{sorted(item.assets)}); search with polarizations that the collection carries"
+            )
+        for band in bands:
+            raster = item.assets[band].extra_fields.get("raster:bands") or [{}]
+            dtype = str(raster[0].get("data_type", "")).lower()
+            digital_numbers = dtype in INTEGER_TYPES and "scale" not in raster[0]
+            if not _has_grid(item, band) or digital_numbers:
+                why = (
+                    f"its '{band}' asset holds {dtype} digital numbers, not calibrated backscatter"
+                    if digital_numbers
+                    else "it has no projection (proj:*) "
+                    "fields: it is georeferenced by ground control points only"
+                )
+                raise NotAnalysisReadyError(
+                    f"scene {item.id} ({item.collection_id or 'no collection'}) is a Level-1 "
+                    f"GRD-style product: {why}; stacking it would misplace pixels. "
+                    f"{ANALYSIS_READY_HINT[0].upper()}{ANALYSIS_READY_HINT[1:]}"
+                )
+
+
+def _normalised(item: pystac.Item) -> pystac.Item:
+    """A copy stackstac can read: ``proj:code`` mirrored into ``proj:epsg``."""
+    copy = item.clone()
+    epsg = item_epsg(copy)
+    if epsg is not None:
+        copy.properties["proj:epsg"] = epsg
+        for asset in copy.assets.values():
+            if "proj:code" in asset.extra_fields:
+                asset.extra_fields["proj:epsg"] = epsg
+    return copy
+
+
+def _default_grid(
+    scenes: Sequence[pystac.Item], bbox: Sequence[float] | None, resolution: float | None
+) -> CubeGrid:
+    epsgs: dict[int, int] = {}
+    for item in scenes:
+        code = item_epsg(item)
+        assert code is not None
+        epsgs[code] = epsgs.get(code, 0) + 1
+    if len(epsgs) > 1:
+        listed = ", ".join(
+            f"EPSG:{k} ({v} scene{'s' if v > 1 else ''})" for k, v in sorted(epsgs.items())
+        )
+        raise GridError(
+            f"the scenes are in different CRSs: {listed}; pass grid=CubeGrid(epsg=..., "
+            "resolution=..., bounds=...) (CLI: output_grid) to reproject them onto one grid"
+        )
+    epsg = next(iter(epsgs))
+    if resolution is None:
+        sizes = [
+            abs(float(i.properties["proj:transform"][0]))
+            for i in scenes
+            if "proj:transform" in i.properties
+        ]
+        resolution = min(sizes) if sizes else 10.0
+    if bbox is not None:
+        return CubeGrid.from_lonlat_bbox(bbox, epsg, resolution)
+    boxes = [b for b in (_native_bounds(i) for i in scenes) if b is not None]
+    if not boxes:
+        raise GridError(
+            "the scenes carry neither proj:bbox nor proj:transform + proj:shape; "
+            "pass a grid or a bbox"
+        )
+    return CubeGrid(
+        epsg,
+        resolution,
+        (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        ),
+    )
+
+
+def _native_bounds(item: pystac.Item) -> tuple[float, float, float, float] | None:
+    """``(left, bottom, right, top)`` in the item's CRS from proj:bbox or transform + shape."""
+    props = item.properties
+    if "proj:bbox" in props:
+        left, bottom, right, top = (float(v) for v in props["proj:bbox"][:4])
+        return (left, bottom, right, top)
+    if "proj:transform" in props and "proj:shape" in props:
+        a, _, c, _, e, f = (float(v) for v in props["proj:transform"][:6])
+        rows, cols = props["proj:shape"]
+        ys = (f, f + e * rows)
+        return (c, min(ys), c + a * cols, max(ys))
+    return None
+
+
+def _item_time(item: pystac.Item) -> dt.datetime:
+    when = item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
+    return when.astimezone(dt.UTC)
+
+
+def _pass_key(item: pystac.Item) -> tuple[Any, ...]:
+    """Scenes of one pass: same orbit, direction, platform and UTC day."""
+    props = item.properties
+    return (
+        props.get("sat:relative_orbit"),
+        props.get("sat:orbit_state"),
+        str(props.get("platform", "")).lower(),
+        _item_time(item).date(),
+    )
+
+
+def _calibrated(
+    stacked: xr.DataArray, items: Sequence[pystac.Item], bands: Sequence[str]
+) -> xr.DataArray:
+    """Apply raster-extension scale/offset, then dB -> linear power where declared."""
+    scale = np.ones((len(items), len(bands)), dtype=np.float32)
+    offset = np.zeros_like(scale)
+    in_db = np.zeros(scale.shape, dtype=bool)
+    for t, item in enumerate(items):
+        for b, band in enumerate(bands):
+            raster = (item.assets[band].extra_fields.get("raster:bands") or [{}])[0]
+            scale[t, b] = float(raster.get("scale", 1.0))
+            offset[t, b] = float(raster.get("offset", 0.0))
+            in_db[t, b] = str(raster.get("unit", "")).lower() in ("db", "decibel", "decibels")
+    if (scale != 1).any() or (offset != 0).any():
+        stacked = stacked * xr.DataArray(scale, dims=("time", "band")) + xr.DataArray(
+            offset, dims=("time", "band")
+        )
+    if in_db.any():
+        mask = xr.DataArray(in_db, dims=("time", "band"))
+        stacked = stacked.where(~mask, 10 ** (stacked / 10))
+    return stacked.astype(np.float32)
+
+
+def build_cube(
+    scenes: Sequence[pystac.Item],
+    bands: Sequence[str] = ("vv", "vh"),
+    *,
+    grid: CubeGrid | None = None,
+    bbox: Sequence[float] | None = None,
+    resolution: float | None = None,
+    size_multiple: int = 16,
+    chunk_px: int = 1024,
+) -> xr.DataArray:
+    """Stack scenes into a lazy ``(time, band, y, x)`` float32 cube of linear backscatter.
+
+    Args:
+        scenes: STAC items (e.g. from ``search_scenes``).
+        bands: asset keys to stack, e.g. ``("vv", "vh")``.
+        grid: output grid; default: the scenes' common CRS and resolution over
+            ``bbox`` (WGS84) or their union.
+        bbox: WGS84 area when no grid is given.
+        resolution: pixel size when no grid is given (default: the scenes').
+        size_multiple: grid edges and chunks snap to this many pixels (2**depth).
+        chunk_px: spatial chunk size, a multiple of ``size_multiple``.
+
+    Returns:
+        Dask-backed DataArray; NaN = no data; per-time coordinates
+        ``relative_orbit``, ``orbit_state``, ``platform``, ``scene_ids``; CRS
+        written through rioxarray.
+    """
+    if not scenes:
+        raise GridError("no scenes to stack")
+    if chunk_px % size_multiple:
+        raise GridError(f"chunk_px {chunk_px} must be a multiple of size_multiple {size_multiple}")
+    require_analysis_ready(scenes, bands)
+    grid = (grid or _default_grid(scenes, bbox, resolution)).snapped(size_multiple)
+    items = [_normalised(i) for i in scenes]
+    items.sort(key=_item_time)
+    stacked = stackstac.stack(
+        items,
+        assets=list(bands),
+        epsg=grid.epsg,
+        resolution=grid.resolution,
+        bounds=grid.bounds,
+        snap_bounds=False,
+        chunksize=chunk_px,
+        dtype=np.dtype("float32"),
+        # stackstac cannot rescale into float32; scale/offset are applied below.
+        fill_value=np.float32(np.nan),
+        rescale=False,
+        xy_coords="center",
+        properties=False,
+        band_coords=False,
+        sortby_date=False,
+        errors_as_nodata=(),
+    )
+    stacked = _calibrated(stacked, items, bands)
+    keys = [_pass_key(i) for i in items]
+    steps: list[xr.DataArray] = []
+    passes: list[tuple[pystac.Item, list[str]]] = []
+    for key in dict.fromkeys(keys):
+        index = [n for n, k in enumerate(keys) if k == key]
+        group = stacked.isel(time=index)
+        merged = stackstac.mosaic(group, dim="time") if len(index) > 1 else group.isel(time=0)
+        first = items[index[0]]
+        steps.append(
+            merged.drop_vars("time", errors="ignore").expand_dims(
+                time=[np.datetime64(_item_time(first).replace(tzinfo=None), "ns")]
+            )
+        )
+        passes.append((first, [items[n].id for n in index]))
+    cube = xr.concat(
+        steps, dim="time", coords="minimal", compat="override", combine_attrs="drop_conflicts"
+    )
+    cube = cube.drop_vars([c for c in cube.coords if c not in ("time", "band", "y", "x")])
+    cube = cube.chunk({"time": 1, "band": -1, "y": chunk_px, "x": chunk_px})
+    cube = cube.assign_coords(
+        band=[b.upper() for b in bands],
+        relative_orbit=("time", [f.properties.get("sat:relative_orbit") for f, _ in passes]),
+        orbit_state=("time", [f.properties.get("sat:orbit_state") for f, _ in passes]),
+        platform=("time", [str(f.properties.get("platform", "")).lower() for f, _ in passes]),
+        scene_ids=("time", [",".join(ids) for _, ids in passes]),
+    )
+    cube.name = "backscatter"
+    cube.attrs = {
+        "long_name": "backscatter (linear power)",
+        "units": "1",
+        "grid_epsg": grid.epsg,
+        "grid_resolution": grid.resolution,
+        "grid_bounds": list(grid.bounds),
+    }
+    cube = cube.rio.write_crs(f"EPSG:{grid.epsg}")
+    log.info(
+        "cube %s from %d scenes: %d time steps on EPSG:%d",
+        dict(cube.sizes),
+        len(items),
+        cube.sizes["time"],
+        grid.epsg,
+    )
+    return cube  # type: ignore[no-any-return]

@@ -1,0 +1,134 @@
+"""Interferometric pairs: which acquisitions of a cube to compare.
+
+Pairs never cross relative orbits or orbit directions: coherence only means
+something between passes with the same viewing geometry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import pystac
+import xarray as xr
+
+from .errors import PairingError
+
+Policy = Literal["fixed", "nearest", "all"]
+PAIR_COLUMNS = [
+    "pair_id",
+    "reference_index",
+    "secondary_index",
+    "reference_time",
+    "secondary_time",
+    "temporal_baseline_days",
+    "relative_orbit",
+    "orbit_state",
+    "reference_platform",
+    "secondary_platform",
+]
+
+
+def acquisitions(cube: xr.DataArray) -> pd.DataFrame:
+    """One row per time step: time, relative_orbit, orbit_state, platform."""
+    return pd.DataFrame(
+        {
+            "time": pd.to_datetime(cube["time"].values),
+            "relative_orbit": cube["relative_orbit"].values,
+            "orbit_state": cube["orbit_state"].values,
+            "platform": cube["platform"].values,
+        }
+    )
+
+
+def acquisitions_of(scenes: Sequence[pystac.Item]) -> pd.DataFrame:
+    """The acquisitions table of STAC scenes, one row per pass (slices merged as in a cube)."""
+    first: dict[tuple[object, ...], pd.Timestamp] = {}
+    for item in scenes:
+        props = item.properties
+        when = pd.Timestamp(item.datetime or props["start_datetime"]).tz_convert(None)
+        key = (
+            props.get("sat:relative_orbit"),
+            props.get("sat:orbit_state"),
+            str(props.get("platform", "")).lower(),
+            when.date(),
+        )
+        first[key] = min(first.get(key, when), when)
+    table = pd.DataFrame(
+        [
+            {"time": when, "relative_orbit": k[0], "orbit_state": k[1], "platform": k[2]}
+            for k, when in first.items()
+        ]
+    )
+    return table.sort_values("time").reset_index(drop=True)
+
+
+def select_pairs(
+    cube: xr.DataArray | pd.DataFrame,
+    baselines_days: Sequence[float] = (12.0,),
+    *,
+    tolerance_days: float = 1.0,
+    policy: Policy = "fixed",
+    max_baseline_days: float | None = None,
+) -> pd.DataFrame:
+    """Pair acquisitions of the same relative orbit and orbit direction.
+
+    Args:
+        cube: a cube from ``build_cube`` or its ``acquisitions`` table.
+        baselines_days: wanted temporal baselines (policy ``fixed``).
+        tolerance_days: how far a baseline may differ from a wanted one.
+        policy: ``fixed`` (the baselines above), ``nearest`` (each acquisition
+            with its nearest predecessor), ``all`` (every pair up to
+            ``max_baseline_days``).
+        max_baseline_days: upper limit on any baseline (required for ``all``).
+
+    Returns:
+        Pair table sorted by secondary time, then baseline; columns ``PAIR_COLUMNS``.
+    """
+    table = acquisitions(cube) if isinstance(cube, xr.DataArray) else cube.reset_index(drop=True)
+    if policy == "all" and max_baseline_days is None:
+        raise PairingError("policy 'all' needs max_baseline_days (e.g. 48)")
+    if policy not in ("fixed", "nearest", "all"):
+        raise PairingError(f"unknown pair policy {policy!r}; use fixed, nearest or all")
+    if policy == "fixed" and not baselines_days:
+        raise PairingError("policy 'fixed' needs at least one baseline in baselines_days")
+    rows = []
+    for (orbit, state), track in table.groupby(["relative_orbit", "orbit_state"], sort=False):
+        track = track.sort_values("time")
+        index = track.index.to_numpy()
+        times = track["time"].to_numpy()
+        for a in range(len(track)):
+            for b in range(a + 1, len(track)):
+                days = float((times[b] - times[a]) / np.timedelta64(1, "s")) / 86400
+                if max_baseline_days is not None and days > max_baseline_days + tolerance_days:
+                    continue
+                if policy == "fixed" and not any(
+                    abs(days - want) <= tolerance_days for want in baselines_days
+                ):
+                    continue
+                if policy == "nearest" and b != a + 1:
+                    continue
+                rows.append(_row(table, index[a], index[b], days, orbit, state))
+    pairs = pd.DataFrame(rows, columns=PAIR_COLUMNS)
+    return pairs.sort_values(["secondary_time", "temporal_baseline_days"]).reset_index(drop=True)
+
+
+def _row(
+    table: pd.DataFrame, a: int, b: int, days: float, orbit: object, state: object
+) -> list[object]:
+    ref, sec = table.loc[a], table.loc[b]
+    pair_id = f"{ref['time']:%Y%m%dT%H%M%S}_{sec['time']:%Y%m%dT%H%M%S}_{orbit}"
+    return [
+        pair_id,
+        int(a),
+        int(b),
+        ref["time"],
+        sec["time"],
+        round(days, 3),
+        orbit,
+        state,
+        ref["platform"],
+        sec["platform"],
+    ]

@@ -1,0 +1,33 @@
+"""sample-catalog, search and pairs through the command line."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def test_sample_catalog_search_pairs(run_cohcube: Run, tmp_path: Path) -> None:
+    made = run_cohcube("sample-catalog", str(tmp_path / "sample"), "--size", "128")
+    assert "wrote 28 scenes (14 passes)" in made.stdout
+    items = tmp_path / "sample" / "sentinel-1-rtc" / "items.json"
+    found = run_cohcube("search", "--catalog", str(items), "--platform", "sentinel-1c")
+    assert len(found.stdout.strip().splitlines()) == 14
+    assert "14 scene(s)" in found.stderr
+    pairs = run_cohcube("pairs", "--catalog", str(items), "--baseline", "6", "--baseline", "24")
+    assert "23 pair(s)" in pairs.stderr
+    again = run_cohcube("sample-catalog", str(tmp_path / "sample"), "--size", "128", check=False)
+    assert again.returncode == 2
+    assert "not empty" in again.stderr
+
+
+def test_search_errors_are_one_line(run_cohcube: Run) -> None:
+    bad = run_cohcube("search", "--bbox", "10,50,9,51", check=False)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().startswith("cohcube: error: bbox")
+    assert "Traceback" not in bad.stderr
+    unreachable = run_cohcube("search", "--catalog", "http://127.0.0.1:9/", check=False)
+    assert unreachable.returncode == 2
+    assert "cannot reach the STAC API" in unreachable.stderr
