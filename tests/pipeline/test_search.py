@@ -95,3 +95,22 @@ def test_datetime_ranges() -> None:
         parse_datetime_range("yesterday")
     with pytest.raises(SearchError, match="before the start"):
         parse_datetime_range("2026-02-01/2026-01-01")
+
+
+def test_modifier_signs_every_returned_item(small_sample: SampleCatalog,
+                                            served_sample: ServedCatalog) -> None:
+    # The shape of planetary_computer.sign_inplace: mutate asset hrefs in place, on
+    # whatever pystac-client hands over (a page of item dicts, or items).
+    def sign(obj: object) -> None:
+        if isinstance(obj, pystac.Item):
+            for asset in obj.assets.values():
+                asset.href += "?sig=token"
+        elif isinstance(obj, dict):
+            for feature in obj.get("features", []):
+                for asset in feature["assets"].values():
+                    asset["href"] += "?sig=token"
+
+    for catalog in (small_sample.items, served_sample.api_url):
+        scenes = search_scenes(catalog, SceneQuery(datetime="2026-03-02"), modifier=sign)
+        assert scenes
+        assert all(a.href.endswith("?sig=token") for i in scenes for a in i.assets.values())
