@@ -205,6 +205,27 @@ def _native_bounds(item: pystac.Item) -> tuple[float, float, float, float] | Non
     return None
 
 
+def _first_valid(block: np.ndarray) -> np.ndarray:
+    """Mosaic along axis 0: the first non-NaN value of each pixel, ``(1, ...)``."""
+    out = block[0].copy()
+    for layer in block[1:]:
+        gaps = np.isnan(out)
+        out[gaps] = layer[gaps]
+    return out[None]
+
+
+def _overlaps(item: pystac.Item, grid: CubeGrid) -> bool:
+    """Does the scene's raster extent intersect the grid (stackstac drops those that don't)?"""
+    bounds = _native_bounds(item)
+    epsg = item_epsg(item)
+    if bounds is None or epsg is None:
+        return True
+    if epsg != grid.epsg:
+        bounds = transform_bounds(f"EPSG:{epsg}", f"EPSG:{grid.epsg}", *bounds)
+    left, bottom, right, top = grid.bounds
+    return bounds[0] < right and bounds[2] > left and bounds[1] < top and bounds[3] > bottom
+
+
 def _item_time(item: pystac.Item) -> dt.datetime:
     when = item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
     return when.astimezone(dt.UTC)
@@ -277,8 +298,17 @@ def build_cube(
         raise GridError(f"chunk_px {chunk_px} must be a multiple of size_multiple {size_multiple}")
     require_analysis_ready(scenes, bands)
     grid = (grid or _default_grid(scenes, bbox, resolution)).snapped(size_multiple)
-    items = [_normalised(i) for i in scenes]
-    items.sort(key=_item_time)
+    overlapping = sorted((_normalised(i) for i in scenes if _overlaps(i, grid)), key=_item_time)
+    if not overlapping:
+        raise GridError(
+            f"none of the {len(scenes)} scenes overlaps the output grid {list(grid.bounds)} "
+            f"(EPSG:{grid.epsg}); check the bbox/grid against the scenes' footprints"
+        )
+    grouped: dict[tuple[Any, ...], list[pystac.Item]] = {}
+    for item in overlapping:
+        grouped.setdefault(_pass_key(item), []).append(item)
+    passes = list(grouped.values())  # in time order of each pass's first slice
+    items = [item for group in passes for item in group]
     stacked = stackstac.stack(
         items,
         assets=list(bands),
@@ -286,7 +316,8 @@ def build_cube(
         resolution=grid.resolution,
         bounds=grid.bounds,
         snap_bounds=False,
-        chunksize=chunk_px,
+        # Slices of one pass share a time chunk; both bands share one chunk.
+        chunksize=(tuple(len(g) for g in passes), -1, chunk_px, chunk_px),
         dtype=np.dtype("float32"),
         # stackstac cannot rescale into float32; scale/offset are applied below.
         fill_value=np.float32(np.nan),
@@ -298,31 +329,26 @@ def build_cube(
         errors_as_nodata=(),
     )
     stacked = _calibrated(stacked, items, bands)
-    keys = [_pass_key(i) for i in items]
-    steps: list[xr.DataArray] = []
-    passes: list[tuple[pystac.Item, list[str]]] = []
-    for key in dict.fromkeys(keys):
-        index = [n for n, k in enumerate(keys) if k == key]
-        group = stacked.isel(time=index)
-        merged = stackstac.mosaic(group, dim="time") if len(index) > 1 else group.isel(time=0)
-        first = items[index[0]]
-        steps.append(
-            merged.drop_vars("time", errors="ignore").expand_dims(
-                time=[np.datetime64(_item_time(first).replace(tzinfo=None), "ns")]
-            )
-        )
-        passes.append((first, [items[n].id for n in index]))
-    cube = xr.concat(
-        steps, dim="time", coords="minimal", compat="override", combine_attrs="drop_conflicts"
+    # One time chunk per pass: a single blockwise step mosaics its slices.
+    data = stacked.data
+    mosaic = data.map_blocks(
+        _first_valid, chunks=((1,) * len(passes), *data.chunks[1:]), dtype=np.float32
     )
-    cube = cube.drop_vars([c for c in cube.coords if c not in ("time", "band", "y", "x")])
-    cube = cube.chunk({"time": 1, "band": -1, "y": chunk_px, "x": chunk_px})
+    cube = xr.DataArray(
+        mosaic,
+        dims=("time", "band", "y", "x"),
+        coords={
+            "time": [np.datetime64(_item_time(g[0]).replace(tzinfo=None), "ns") for g in passes],
+            "y": stacked["y"].values,
+            "x": stacked["x"].values,
+        },
+    )
     cube = cube.assign_coords(
         band=[b.upper() for b in bands],
-        relative_orbit=("time", [f.properties.get("sat:relative_orbit") for f, _ in passes]),
-        orbit_state=("time", [f.properties.get("sat:orbit_state") for f, _ in passes]),
-        platform=("time", [str(f.properties.get("platform", "")).lower() for f, _ in passes]),
-        scene_ids=("time", [",".join(ids) for _, ids in passes]),
+        relative_orbit=("time", [g[0].properties.get("sat:relative_orbit") for g in passes]),
+        orbit_state=("time", [g[0].properties.get("sat:orbit_state") for g in passes]),
+        platform=("time", [str(g[0].properties.get("platform", "")).lower() for g in passes]),
+        scene_ids=("time", [",".join(i.id for i in g) for g in passes]),
     )
     cube.name = "backscatter"
     cube.attrs = {
@@ -340,4 +366,4 @@ def build_cube(
         cube.sizes["time"],
         grid.epsg,
     )
-    return cube  # type: ignore[no-any-return]
+    return cube

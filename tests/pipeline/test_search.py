@@ -97,8 +97,9 @@ def test_datetime_ranges() -> None:
         parse_datetime_range("2026-02-01/2026-01-01")
 
 
-def test_modifier_signs_every_returned_item(small_sample: SampleCatalog,
-                                            served_sample: ServedCatalog) -> None:
+def test_modifier_signs_every_returned_item(
+    small_sample: SampleCatalog, served_sample: ServedCatalog
+) -> None:
     # The shape of planetary_computer.sign_inplace: mutate asset hrefs in place, on
     # whatever pystac-client hands over (a page of item dicts, or items).
     def sign(obj: object) -> None:

@@ -1,0 +1,86 @@
+"""Where the Dask work runs: a local process cluster, local GPUs, or an existing scheduler."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from distributed import Client, LocalCluster
+
+from .errors import CohcubeInputError
+
+log = logging.getLogger(__name__)
+
+
+def _local(n_workers: int | None, threads_per_worker: int, memory_limit: str) -> LocalCluster:
+    workers = n_workers or max(1, (os.cpu_count() or 1) // threads_per_worker)
+    return LocalCluster(
+        n_workers=workers,
+        threads_per_worker=threads_per_worker,
+        processes=True,
+        memory_limit=memory_limit,
+        dashboard_address=":0",
+    )
+
+
+def _cuda() -> LocalCluster:
+    try:
+        from dask_cuda import LocalCUDACluster
+    except ImportError as exc:
+        raise CohcubeInputError(
+            f"cluster 'cuda' needs dask-cuda with its CUDA bindings ({exc}); install "
+            "cohcube[gpu] on a machine with NVIDIA GPUs, or use cluster 'local'"
+        ) from None
+    # One worker per GPU; PyTorch allocates through the same RMM pool as the
+    # rest of the worker (device-memory-limit alone does not cap torch).
+    return LocalCUDACluster(
+        rmm_pool_size="80%", rmm_allocator_external_lib_list=["torch"], dashboard_address=":0"
+    )
+
+
+@contextmanager
+def dask_client(
+    cluster: str = "local",
+    *,
+    n_workers: int | None = None,
+    threads_per_worker: int = 1,
+    memory_limit: str = "auto",
+) -> Iterator[Client]:
+    """A Dask client for the job; clusters it starts are closed on exit.
+
+    Args:
+        cluster: ``"local"`` (worker processes on this machine), ``"cuda"`` (one
+            worker per local GPU, dask-cuda), or a scheduler address
+            (``tcp://host:8786``) of an existing cluster (Kubernetes,
+            dask-jobqueue, dask-gateway).
+        n_workers: workers of a local cluster (default: one per core).
+        threads_per_worker: threads per local worker (torch uses as many).
+        memory_limit: per-worker memory limit of a local cluster.
+    """
+    started = None
+    if cluster == "local":
+        started = _local(n_workers, threads_per_worker, memory_limit)
+    elif cluster == "cuda":
+        started = _cuda()
+    elif not cluster.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
+        raise CohcubeInputError(
+            f"cluster {cluster!r} is not 'local', 'cuda' or a scheduler address like "
+            "tcp://host:8786"
+        )
+    try:
+        client = Client(started if started is not None else cluster)
+    except OSError as exc:
+        if started is not None:
+            started.close()
+        raise CohcubeInputError(
+            f"cannot connect to the Dask scheduler at {cluster}: {exc}"
+        ) from None
+    log.info("Dask dashboard: %s", client.dashboard_link)
+    try:
+        yield client
+    finally:
+        client.close()
+        if started is not None:
+            started.close()

@@ -1,0 +1,260 @@
+"""Chunked coherence inference: ``dask.array.map_overlap`` with a halo, seam-free.
+
+The graph carries only the model card's path and sha256; each worker process
+loads the TorchScript artefact once (verified against its card) into a
+process cache and reuses it for every block. Chunks start on the model's size
+multiple and the halo is a multiple of it, so every block sees the pooling
+grid of the whole image; blocks at the image border are padded exactly as
+whole-image prediction pads them.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from numpy.typing import NDArray
+
+from cohcube.model.artefact import (
+    SHIPPED_CARD,
+    CoherenceModel,
+    card_path_for,
+    load_model,
+    read_card,
+)
+from cohcube.model.preprocessing import InputContract, network_input
+
+from .errors import CohcubeInputError
+
+log = logging.getLogger(__name__)
+
+_CACHE: dict[str, CoherenceModel] = {}
+_CACHE_LOCK = threading.Lock()
+#: Blocks this process has run through the network (read by tests and benchmarks).
+FORWARD_BLOCKS = [0]
+
+
+def worker_device(cuda_available: bool, visible_devices: str | None = None) -> str:
+    """Device for this worker: its (first visible) GPU if CUDA is usable, else the CPU.
+
+    dask-cuda gives each worker one GPU through ``CUDA_VISIBLE_DEVICES``, so
+    ``cuda:0`` is that worker's own GPU.
+    """
+    if not cuda_available or visible_devices == "":
+        return "cpu"
+    return "cuda:0"
+
+
+def worker_threads() -> int | None:
+    """Threads of the Dask worker running this code (None outside a distributed worker)."""
+    try:
+        from distributed import get_worker
+
+        return int(get_worker().state.nthreads)
+    except (ImportError, ValueError):
+        return None
+
+
+def cached_model(card_path: str, sha256: str) -> CoherenceModel:
+    """The model of ``card_path``, loaded once per process and checked against ``sha256``."""
+    with _CACHE_LOCK:
+        model = _CACHE.get(sha256)
+        if model is None:
+            import torch
+
+            threads = worker_threads()
+            if threads is not None:
+                torch.set_num_threads(threads)
+            device = worker_device(
+                torch.cuda.is_available(), os.environ.get("CUDA_VISIBLE_DEVICES")
+            )
+            model = load_model(card_path, device=device)
+            if model.sha256 != sha256:
+                raise CohcubeInputError(
+                    f"model {card_path} changed since the job was planned (sha256 "
+                    f"{model.sha256[:12]} != {sha256[:12]}); restart the job"
+                )
+            _CACHE[sha256] = model
+            log.info("loaded model %s on %s (pid %d)", model.name, device, os.getpid())
+    return model
+
+
+def _infer_block(
+    block: NDArray[np.float32],
+    *,
+    card_path: str,
+    sha256: str,
+    halo: int,
+    block_info: dict[Any, Any] | None = None,
+) -> NDArray[np.float32]:
+    """(pairs, channels, h + halos, w + halos) raw backscatter -> (pairs, 2, h, w)."""
+    assert block_info is not None
+    (y0, y1), (x0, x1) = block_info[None]["array-location"][2:]
+    top, left = (halo if y0 > 0 else 0), (halo if x0 > 0 else 0)
+    model = cached_model(card_path, sha256)
+    contract = model.contract
+    n_pol = len(contract.polarizations)
+    stacked = []
+    masks = []
+    for pair in block:
+        reference, secondary = pair[0::2], pair[1::2]
+        channels, valid = network_input(reference[:n_pol], secondary[:n_pol], contract)
+        stacked.append(channels)
+        masks.append(valid)
+    out = model.forward_channels(np.stack(stacked))
+    out[~np.stack(masks)[:, None].repeat(2, axis=1)] = np.nan
+    FORWARD_BLOCKS[0] += 1
+    return out[:, :, top : top + (y1 - y0), left : left + (x1 - x0)]
+
+
+def safe_chunks(size: int, chunk: int, halo: int, multiple: int) -> tuple[int, ...]:
+    """Chunks of ``chunk`` px (a multiple of ``multiple``) with none smaller than the halo.
+
+    dask's ``map_overlap`` misbehaves when a chunk is smaller than the depth
+    (dask/dask#6597, #11580): a short last chunk is merged into its neighbour,
+    and a chunk size below the halo is raised to it.
+    """
+    step = max(chunk, math.ceil(max(halo, 1) / multiple) * multiple)
+    step = math.ceil(step / multiple) * multiple
+    chunks = [step] * (size // step)
+    rest = size - sum(chunks)
+    if rest:
+        if chunks and rest < halo:
+            chunks[-1] += rest
+        else:
+            chunks.append(rest)
+    return tuple(chunks) if chunks else (size,)
+
+
+def _channels(cube: xr.DataArray, pairs: pd.DataFrame, contract: InputContract) -> da.Array:
+    bands = [str(b).upper() for b in cube["band"].values]
+    missing = [p for p in contract.polarizations if p not in bands]
+    if missing:
+        raise CohcubeInputError(
+            f"the model needs polarisation(s) {missing} but the cube has {bands}; build the "
+            "cube with those bands"
+        )
+    index = [bands.index(p) for p in contract.polarizations]
+    data = cube.data
+    ref = data[pairs["reference_index"].to_numpy()][:, index]
+    sec = data[pairs["secondary_index"].to_numpy()][:, index]
+    planes = [p for k in range(len(index)) for p in (ref[:, k], sec[:, k])]
+    return da.stack(planes, axis=1)
+
+
+def predict_coherence(
+    cube: xr.DataArray,
+    pairs: pd.DataFrame,
+    model: str | Path | None = None,
+    *,
+    halo: int | None = None,
+    chunk: int | None = None,
+    pair_batch: int = 4,
+    attrs: dict[str, Any] | None = None,
+) -> xr.Dataset:
+    """Lazy coherence of ``pairs`` of ``cube``.
+
+    Args:
+        cube: ``(time, band, y, x)`` linear backscatter from ``build_cube``.
+        pairs: pair table from ``select_pairs`` (indices into ``cube.time``).
+        model: model card or TorchScript path (default: the shipped model).
+        halo: overlap in pixels (default: the card's recommended halo).
+        chunk: spatial chunk in pixels (default: the cube's), rounded up to
+            the model's size multiple.
+        pair_batch: pairs per block (batched through the network together).
+        attrs: extra dataset attributes (e.g. input collection).
+
+    Returns:
+        Dataset with ``coherence`` and ``coherence_sigma`` ``(pair, y, x)`` float32
+        (NaN where an input is NaN) and per-pair coordinates.
+    """
+    if pairs.empty:
+        raise CohcubeInputError("no pairs to process; check the pair policy and the time range")
+    card_path = card_path_for(Path(model)) if model is not None else SHIPPED_CARD
+    card = read_card(card_path)
+    contract = InputContract.from_dict(card["input"])
+    multiple = contract.size_multiple
+    halo = int(card["tiling"]["recommended_halo_px"] if halo is None else halo)
+    halo = math.ceil(halo / multiple) * multiple
+    chunk = int(chunk or (cube.chunks[2][0] if cube.chunks else 1024))
+    chunk = math.ceil(chunk / multiple) * multiple
+    channels = _channels(cube, pairs, contract)
+    _, _, ny, nx = channels.shape
+    channels = channels.rechunk(
+        (
+            pair_batch,
+            -1,
+            safe_chunks(ny, chunk, halo, multiple),
+            safe_chunks(nx, chunk, halo, multiple),
+        )
+    )
+    out_chunks = (channels.chunks[0], (2,), channels.chunks[2], channels.chunks[3])
+    result = da.map_overlap(
+        _infer_block,
+        channels,
+        depth={0: 0, 1: 0, 2: halo, 3: halo},
+        boundary="none",
+        trim=False,
+        allow_rechunk=False,
+        dtype=np.float32,
+        chunks=out_chunks,
+        meta=np.empty((0, 0, 0, 0), dtype=np.float32),
+        card_path=str(card_path.resolve()),
+        sha256=str(card["artefact"]["sha256"]),
+        halo=halo,
+    )
+    dataset = xr.Dataset(
+        {
+            "coherence": (("pair", "y", "x"), result[:, 0]),
+            "coherence_sigma": (("pair", "y", "x"), result[:, 1]),
+        },
+        coords=pair_coords(pairs) | {"y": cube["y"].values, "x": cube["x"].values},
+    )
+    dataset = dataset.rio.write_crs(cube.rio.crs)
+    dataset.attrs = {
+        "software": f"cohcube {version('cohcube')}",
+        "model_name": card["name"],
+        "model_sha256": card["artefact"]["sha256"],
+        "preprocessing": (
+            f"linear {contract.quantity} -> dB -> clip {list(contract.db_range)} "
+            f"-> [0, 1]; channels {list(contract.channel_order)}"
+        ),
+        "polarizations": list(contract.polarizations),
+        "halo_px": halo,
+        **(attrs or {}),
+    }
+    return dataset
+
+
+def pair_coords(pairs: pd.DataFrame) -> dict[str, Any]:
+    """Per-pair coordinates of the coherence cube."""
+    return {
+        "pair": ("pair", pairs["pair_id"].astype(str).to_numpy()),
+        "reference_time": ("pair", pd.to_datetime(pairs["reference_time"]).to_numpy()),
+        "secondary_time": ("pair", pd.to_datetime(pairs["secondary_time"]).to_numpy()),
+        "temporal_baseline": (
+            "pair",
+            pairs["temporal_baseline_days"].to_numpy(np.float32),
+            {"units": "days", "long_name": "temporal baseline"},
+        ),
+        "relative_orbit": ("pair", pairs["relative_orbit"].to_numpy(np.int32)),
+        "orbit_state": ("pair", pairs["orbit_state"].astype(str).to_numpy()),
+        "platform": (
+            "pair",
+            (
+                pairs["reference_platform"].astype(str)
+                + "/"
+                + pairs["secondary_platform"].astype(str)
+            ).to_numpy(),
+        ),
+    }

@@ -1,0 +1,466 @@
+"""The Zarr coherence cube: region-by-region, resumable, appendable, readers see whole pairs.
+
+Layout (Zarr v3): ``coherence`` and ``coherence_sigma`` ``(pair, y, x)`` float32,
+one pair per shard so a write never touches a finished pair; shards of
+``shard_px``^2 hold inner chunks of ``chunk_px``^2, so a per-pixel time series
+reads one small inner chunk per pair while maps read whole shards.
+
+Writing a batch of new pairs:
+1. *plan*: pairs already in the cube are skipped; the batch (its pair ids and
+   first index) is recorded in the group attributes;
+2. *compute*: every (pair block, tile) region is inferred and written to the
+   arrays beyond their committed shape, then marked in a completion array
+   (one Zarr chunk per region, so workers never write the same object);
+3. *commit*: once every region is marked, the arrays' shape grows to include
+   the batch -- the moment readers see the new pairs, all complete.
+A crash anywhere leaves the cube as it was; re-running resumes at step 2 and
+recomputes only unmarked regions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import pandas as pd
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+import zarr
+from dask.base import compute
+from dask.delayed import delayed
+from zarr.core.array import Array, AsyncArray
+
+from .errors import CohcubeInputError
+
+log = logging.getLogger(__name__)
+
+FORMAT = "cohcube-coherence-cube"
+FORMAT_VERSION = 1
+DATA_VARS = ("coherence", "coherence_sigma")
+PAIR_COORDS = (
+    "pair",
+    "reference_time",
+    "secondary_time",
+    "temporal_baseline",
+    "relative_orbit",
+    "orbit_state",
+    "platform",
+)
+TIME_UNITS = "seconds since 1970-01-01T00:00:00"
+COORD_CHUNK = 1024
+DONE_PREFIX = "_cohcube_done_"
+
+
+class StoreError(CohcubeInputError):
+    """A store that cannot be written as asked."""
+
+
+@dataclass(frozen=True)
+class StoreLayout:
+    """Chunking of the data arrays.
+
+    Attributes:
+        shard_px: spatial side of a write region (inference tiles match it), and
+            of a shard when ``sharded``.
+        chunk_px: spatial side of a chunk (the unit of partial reads).
+        sharded: group the chunks of a pair's region into one shard object
+            (fewer objects; needs readers with the sharding codec, GDAL >= 3.11).
+        consolidated: also write consolidated metadata (not part of the Zarr v3
+            spec; zarr-python warns about it) for readers that want one request.
+        zarr_format: 3 (default) or 2; GDAL reads zarr-python's v3 output from
+            GDAL 3.11 on, v2 from much earlier (rasterio wheels ship GDAL 3.10).
+    """
+
+    shard_px: int = 1024
+    chunk_px: int = 256
+    sharded: bool = False
+    consolidated: bool = False
+    zarr_format: int = 3
+
+    def __post_init__(self) -> None:
+        if self.zarr_format not in (2, 3):
+            raise StoreError(f"zarr_format must be 2 or 3, got {self.zarr_format}")
+        if self.sharded and self.zarr_format == 2:
+            raise StoreError("sharding needs zarr_format 3")
+        if self.shard_px % self.chunk_px:
+            raise StoreError(
+                f"shard_px {self.shard_px} must be a multiple of chunk_px {self.chunk_px}"
+            )
+
+
+@dataclass
+class WriteReport:
+    """What a write did."""
+
+    new_pairs: list[str]
+    skipped_pairs: list[str]
+    regions_total: int = 0
+    regions_computed: int = 0
+
+
+def committed_pairs(url: str | Path) -> set[str]:
+    """Pair ids a cube holds (empty if there is no cube at ``url``)."""
+    if not is_coherence_cube(str(url)):
+        return set()
+    return _pair_ids(zarr.open_group(str(url), mode="r"))
+
+
+def _pair_ids(group: zarr.Group) -> set[str]:
+    return {str(v) for v in np.asarray(group["pair"][:])}  # type: ignore[index]
+
+
+def is_coherence_cube(url: str) -> bool:
+    try:
+        group = zarr.open_group(url, mode="r")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
+        return False
+    return group.attrs.get("cohcube:format") == FORMAT
+
+
+def _consolidated(url: str) -> bool:
+    group = zarr.open_group(url, mode="r")
+    return group.metadata.consolidated_metadata is not None
+
+
+def open_coherence_cube(url: str | Path) -> xr.Dataset:
+    """Open a coherence cube lazily: committed pairs only, CRS through rioxarray."""
+    dataset = xr.open_zarr(str(url), consolidated=_consolidated(str(url)), decode_coords="all")
+    dataset = dataset.drop_vars([v for v in dataset.variables if str(v).startswith(DONE_PREFIX)])
+    return dataset
+
+
+def _encoding(dataset: xr.Dataset, layout: StoreLayout) -> dict[str, dict[str, Any]]:
+    ny, nx = dataset.sizes["y"], dataset.sizes["x"]
+    shard = (1, min(layout.shard_px, ny), min(layout.shard_px, nx))
+    inner = (1, min(layout.chunk_px, shard[1]), min(layout.chunk_px, shard[2]))
+    data_encoding: dict[str, Any] = {"chunks": inner, "_FillValue": np.float32(np.nan)}
+    if layout.sharded:
+        data_encoding["shards"] = shard
+    encoding: dict[str, dict[str, Any]] = {v: dict(data_encoding) for v in DATA_VARS}
+    for name in ("reference_time", "secondary_time"):
+        encoding[name] = {
+            "units": TIME_UNITS,
+            "dtype": "int64",
+            "calendar": "proleptic_gregorian",
+            "chunks": (COORD_CHUNK,),
+        }
+    for name in ("pair", "temporal_baseline", "relative_orbit", "orbit_state", "platform"):
+        encoding[name] = {"chunks": (COORD_CHUNK,)}
+    return encoding
+
+
+def _empty_like(dataset: xr.Dataset, zarr_format: int) -> xr.Dataset:
+    """A zero-pair dataset with the same variables, typed strings, and CF attributes."""
+    template = dataset.isel(pair=slice(0, 0)).copy()
+    # Zarr v3 specifies variable-length UTF-8 (its fixed-width type has no spec);
+    # v2 stores fixed-width unicode, which every v2 reader (GDAL included) knows.
+    text = np.dtypes.StringDType() if zarr_format == 3 else np.dtype("<U64")
+    for name in ("pair", "orbit_state", "platform"):
+        template[name] = template[name].astype(text)
+    for name in DATA_VARS:
+        template[name] = (
+            ("pair", "y", "x"),
+            np.zeros((0, template.sizes["y"], template.sizes["x"]), np.float32),
+            dataset[name].attrs,
+        )
+    template["coherence"].attrs.update(
+        long_name="interferometric coherence magnitude", units="1", valid_range=[0.0, 1.0]
+    )
+    template["coherence_sigma"].attrs.update(
+        long_name="predictive standard deviation of the coherence", units="1"
+    )
+    template = template.rio.write_crs(dataset.rio.crs)
+    for name in DATA_VARS:
+        # Kept as an attribute: rioxarray's encoding entry does not survive every
+        # round trip (corteva/rioxarray#815), GDAL and CF readers look for it here.
+        template[name].encoding.pop("grid_mapping", None)
+        template[name].attrs["grid_mapping"] = "spatial_ref"
+    transform = dataset.rio.transform()
+    template.attrs.update(
+        {
+            "cohcube:format": FORMAT,
+            "cohcube:format_version": FORMAT_VERSION,
+            "proj:code": f"EPSG:{dataset.rio.crs.to_epsg()}",
+            "spatial:transform": list(transform)[:6],
+            "spatial:dimensions": ["y", "x"],
+            "spatial:shape": [dataset.sizes["y"], dataset.sizes["x"]],
+            "Conventions": "CF-1.10",
+        }
+    )
+    return template
+
+
+def _check_compatible(group: zarr.Group, url: str, dataset: xr.Dataset) -> None:
+    attrs = group.attrs
+    if attrs.get("cohcube:format_version") != FORMAT_VERSION:
+        raise StoreError(
+            f"{url} is a cohcube cube of format version "
+            f"{attrs.get('cohcube:format_version')}; this cohcube writes version "
+            f"{FORMAT_VERSION}: write to a new store"
+        )
+    if attrs.get("model_sha256") != dataset.attrs.get("model_sha256"):
+        made_with = str(attrs.get("model_sha256"))[:12]
+        raise StoreError(
+            f"{url} was made with model {attrs.get('model_name')} ({made_with}); this job uses "
+            f"{dataset.attrs.get('model_name')}: write to a new store"
+        )
+    existing = xr.open_zarr(url, consolidated=_consolidated(url))
+    for axis in ("y", "x"):
+        if existing.sizes[axis] != dataset.sizes[axis] or not np.allclose(
+            existing[axis].values, dataset[axis].values
+        ):
+            raise StoreError(
+                f"{url} holds a different grid ({axis} differs); write this region to its own store"
+            )
+
+
+@contextmanager
+def store_lock(url: str) -> Iterator[None]:
+    """One writer per store: a lock file beside local stores (stale locks are taken over)."""
+    if "://" in url:
+        log.warning("no cross-process lock for remote store %s: run one job per store", url)
+        yield
+        return
+    lock = Path(url).with_name(Path(url).name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            owner = _read_lock(lock)
+            if owner and owner.get("host") == socket.gethostname() and not _alive(owner["pid"]):
+                log.warning("taking over the stale lock of pid %s on %s", owner["pid"], url)
+                lock.unlink(missing_ok=True)
+                continue
+            raise StoreError(
+                f"{url} is being written by another job (pid {owner.get('pid') if owner else '?'} "
+                f"on {owner.get('host') if owner else '?'}; lock {lock}); wait for it to finish "
+                "or, if it died on another machine, delete the lock file"
+            ) from None
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"pid": os.getpid(), "host": socket.gethostname()}, handle)
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _remove_partial_writes(root: Path) -> None:
+    """Drop temporary files a killed writer left (zarr writes ``*.partial`` then renames).
+
+    Safe because the caller holds the store lock: no other writer is active.
+    """
+    if root.exists():
+        for leftover in root.rglob("*.partial"):
+            leftover.unlink(missing_ok=True)
+
+
+def _read_lock(lock: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(lock.read_text())
+        return value if isinstance(value, dict) else None
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _pair_count(group: zarr.Group) -> int:
+    pair = group["pair"]
+    assert isinstance(pair, zarr.Array)
+    return int(pair.shape[0])
+
+
+def _beyond(array: zarr.Array, length: int) -> Array:  # type: ignore[type-arg]
+    """A handle on ``array`` as if it had ``length`` pairs, without publishing that shape."""
+    shape = (length, *array.shape[1:])
+    metadata = dataclasses.replace(array.metadata, shape=shape)
+    handle = array.async_array
+    return Array(AsyncArray(metadata, handle.store_path, config=handle.config))
+
+
+def _encode_pair_coords(dataset: xr.Dataset) -> dict[str, np.ndarray]:
+    values: dict[str, np.ndarray] = {}
+    for name in PAIR_COORDS:
+        data = dataset[name].values
+        if name.endswith("_time"):
+            seconds = (pd.to_datetime(data) - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s")
+            data = np.asarray(seconds, dtype=np.int64)
+        values[name] = data
+    return values
+
+
+def _write_region(
+    block: np.ndarray,
+    url: str,
+    start: int,
+    y0: int,
+    x0: int,
+    done: str,
+    cell: tuple[int, int, int],
+    length: int,
+) -> int:
+    """Write one computed region (pairs, 2, h, w) beyond the committed shape, then mark it."""
+    group = zarr.open_group(url, mode="r+")
+    stop_pair = start + block.shape[0]
+    for k, name in enumerate(DATA_VARS):
+        target = _beyond(group[name], length)  # type: ignore[arg-type]
+        target[start:stop_pair, y0 : y0 + block.shape[2], x0 : x0 + block.shape[3]] = block[:, k]
+    group[done][cell] = 1  # type: ignore[index]
+    return 1
+
+
+def write_coherence(
+    dataset: xr.Dataset, url: str | Path, layout: StoreLayout | None = None
+) -> WriteReport:
+    """Add the pairs of a lazy coherence dataset (``predict_coherence``) to the cube at ``url``.
+
+    Creates the cube if needed; skips pairs already committed; resumes a batch
+    an earlier run left unfinished; computes only regions not yet marked done.
+    The dataset's spatial chunks must be the layout's ``shard_px`` (the last may be longer).
+    """
+    layout = layout or StoreLayout()
+    url = str(url)
+    with store_lock(url):
+        local = "://" not in url
+        if local and Path(url).exists() and not is_coherence_cube(url):
+            raise StoreError(
+                f"{url} exists and is not a cohcube coherence cube; choose "
+                "another output path (refusing to overwrite it)"
+            )
+        if local:
+            _remove_partial_writes(Path(url))
+        if not is_coherence_cube(url):
+            template = _empty_like(dataset, layout.zarr_format)
+            template.to_zarr(
+                url,
+                mode="w-",
+                zarr_format=layout.zarr_format,
+                encoding=_encoding(dataset, layout),
+                consolidated=layout.consolidated,
+                compute=True,
+            )
+            log.info("created coherence cube %s", url)
+        group = zarr.open_group(url, mode="r+")
+        _check_compatible(group, url, dataset)
+        committed = _pair_ids(group)
+        wanted = [str(p) for p in dataset["pair"].values]
+        report = WriteReport(new_pairs=[], skipped_pairs=[p for p in wanted if p in committed])
+        pending: dict[str, Any] | None = group.attrs.get("cohcube:pending")  # type: ignore[assignment]
+        if pending:
+            missing = [p for p in pending["pairs"] if p not in wanted]
+            if missing:
+                raise StoreError(
+                    f"{url} holds an unfinished batch of {len(pending['pairs'])} pairs that this "
+                    f"job does not produce ({missing[:3]}...); re-run the job that started it"
+                )
+            _run_batch(group, url, dataset, pending, layout, report)
+            committed |= set(pending["pairs"])
+        todo = [p for p in wanted if p not in committed]
+        if todo:
+            batch = {
+                "id": uuid.uuid4().hex[:12],
+                "start": _pair_count(group),
+                "pairs": todo,
+            }
+            _run_batch(group, url, dataset, batch, layout, report)
+        return report
+
+
+def _run_batch(
+    group: zarr.Group,
+    url: str,
+    dataset: xr.Dataset,
+    batch: dict[str, Any],
+    layout: StoreLayout,
+    report: WriteReport,
+) -> None:
+    subset = dataset.sel(pair=batch["pairs"])
+    start, count = int(batch["start"]), len(batch["pairs"])
+    length = start + count
+    done = f"{DONE_PREFIX}{batch['id']}"
+    pair_chunks = subset["coherence"].data.chunks[0]
+    y_chunks, x_chunks = subset["coherence"].data.chunks[1:]
+    shape = (len(pair_chunks), len(y_chunks), len(x_chunks))
+    if "cohcube:pending" not in group.attrs:
+        # Plan: record the batch, write its coordinates beyond the committed shape.
+        for name, values in _encode_pair_coords(subset).items():
+            _beyond(group[name], length)[start:length] = values  # type: ignore[arg-type]
+        dims = ("_pair_block", "_tile_y", "_tile_x")
+        marks_array = group.create_array(
+            done,
+            shape=shape,
+            chunks=(1, 1, 1),
+            dtype="uint8",
+            fill_value=0,
+            dimension_names=dims if group.metadata.zarr_format == 3 else None,
+        )
+        if group.metadata.zarr_format == 2:
+            marks_array.attrs["_ARRAY_DIMENSIONS"] = list(dims)
+        group.attrs["cohcube:pending"] = batch
+    marks = np.asarray(group[done][:])  # type: ignore[index]
+    blocks = da.stack([subset["coherence"].data, subset["coherence_sigma"].data], axis=1)
+    tasks = []
+    pair_edges = np.cumsum((0, *pair_chunks))
+    y_edges = np.cumsum((0, *y_chunks))
+    x_edges = np.cumsum((0, *x_chunks))
+    for cell in np.ndindex(*shape):
+        if marks[cell]:
+            continue
+        j, ty, tx = cell
+        tasks.append(
+            delayed(_write_region)(
+                blocks.blocks[j, :, ty, tx],
+                url,
+                start + int(pair_edges[j]),
+                int(y_edges[ty]),
+                int(x_edges[tx]),
+                done,
+                cell,
+                length,
+            )
+        )
+    report.regions_total += int(np.prod(shape))
+    report.regions_computed += len(tasks)
+    log.info(
+        "batch %s: %d pairs, %d of %d regions to compute",
+        batch["id"],
+        count,
+        len(tasks),
+        int(np.prod(shape)),
+    )
+    if tasks:
+        compute(*tasks)
+    if not np.asarray(group[done][:]).all():  # type: ignore[index]
+        raise StoreError(f"{url}: some regions of batch {batch['id']} were not written; re-run")
+    # Commit: publish the new length of every pair-indexed array, then forget the batch.
+    for name in (*DATA_VARS, *PAIR_COORDS):
+        array = group[name]
+        assert isinstance(array, zarr.Array)
+        array.resize((length, *array.shape[1:]))
+    del group[done]
+    del group.attrs["cohcube:pending"]
+    if layout.consolidated:
+        zarr.consolidate_metadata(url)
+    report.new_pairs.extend(batch["pairs"])
+    log.info("committed %d pairs to %s", count, url)

@@ -1,0 +1,115 @@
+"""Chunked inference on a real Dask cluster equals whole-image prediction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from distributed import Client, LocalCluster
+
+from cohcube.model.artefact import load_model
+from cohcube.pipeline.cube import build_cube
+from cohcube.pipeline.errors import CohcubeInputError
+from cohcube.pipeline.inference import predict_coherence, safe_chunks, worker_device
+from cohcube.pipeline.pairs import select_pairs
+from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.search import SceneQuery, search_scenes
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[Client]:
+    cluster = LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
+    with Client(cluster) as dask_client:
+        yield dask_client
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def cube(small_sample: SampleCatalog):  # type: ignore[no-untyped-def]
+    return build_cube(search_scenes(small_sample.items, SceneQuery()), chunk_px=160)
+
+
+def _whole(model_path: Path, cube, pairs, k: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    model = load_model(model_path)
+    ref = cube.isel(time=int(pairs.reference_index.iloc[k])).values
+    sec = cube.isel(time=int(pairs.secondary_index.iloc[k])).values
+    return model.predict(ref[:1], sec[:1])[0]
+
+
+def test_chunked_equals_whole_image_on_a_process_cluster(
+    client: Client,
+    cube,
+    tiny_artefact: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    pairs = select_pairs(cube, (12,)).iloc[:3]
+    dataset = predict_coherence(cube, pairs, tiny_artefact, chunk=160, pair_batch=2)
+    y_chunks = dataset.coherence.data.chunks[1]
+    assert len(y_chunks) >= 3
+    assert len(set(y_chunks)) > 1  # an uneven last chunk
+    assert len(dataset.coherence.data.chunks[2]) >= 3
+    computed = dataset.compute()
+    workers = client.run(os.getpid)
+    assert len(workers) == 2
+    for k in range(len(pairs)):
+        whole = _whole(tiny_artefact, cube, pairs, k)
+        assert np.nanmax(np.abs(computed.coherence.values[k] - whole)) <= 1e-3
+    assert computed.coherence.dims == ("pair", "y", "x")
+    assert list(computed.pair.values) == list(pairs.pair_id)
+    assert computed.rio.crs.to_epsg() == 32633
+    assert computed.attrs["model_sha256"] == load_model(tiny_artefact).sha256
+    # The model is never shipped inside the graph: only its path and hash are.
+    graph_bytes = sum(len(repr(v)) for v in dict(dataset.coherence.data.dask).values())
+    assert graph_bytes < 2_000_000
+
+
+def test_short_and_tiny_chunks_still_match(client: Client, cube, tiny_artefact: Path) -> None:  # type: ignore[no-untyped-def]
+    pairs = select_pairs(cube, (24,)).iloc[:1]
+    whole = _whole(tiny_artefact, cube, pairs, 0)
+    # Last chunk (512 - 5 * 96 = 32 px) narrower than the 48 px halo; and chunks
+    # (16 px) smaller than the halo: both handled.
+    for chunk, halo in ((96, 48), (16, 32)):
+        dataset = predict_coherence(cube, pairs, tiny_artefact, chunk=chunk, halo=halo)
+        assert min(dataset.coherence.data.chunks[1]) >= halo
+        assert np.nanmax(np.abs(dataset.coherence.values[0] - whole)) <= 1e-3
+
+
+def test_safe_chunks() -> None:
+    assert safe_chunks(512, 96, 48, 16) == (96, 96, 96, 96, 128)
+    assert safe_chunks(512, 128, 64, 16) == (128, 128, 128, 128)
+    assert safe_chunks(100, 16, 32, 16) == (32, 32, 36)
+    assert safe_chunks(20, 64, 32, 16) == (20,)
+
+
+def test_device_selection() -> None:
+    assert worker_device(cuda_available=False) == "cpu"
+    assert worker_device(cuda_available=True, visible_devices="3") == "cuda:0"
+    assert worker_device(cuda_available=True, visible_devices="") == "cpu"
+
+
+def test_missing_polarisation_is_refused(cube, tiny_artefact: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import shutil
+
+    card = json.loads(tiny_artefact.with_suffix(".json").read_text())
+    card["input"]["polarizations"] = ["HH"]
+    card["input"]["channel_order"] = ["HH_t1", "HH_t2"]
+    shutil.copy(tiny_artefact, tmp_path / "tiny.pt")
+    (tmp_path / "tiny.json").write_text(json.dumps(card))
+    with pytest.raises(CohcubeInputError, match=r"needs polarisation\(s\) \['HH'\]"):
+        predict_coherence(cube, select_pairs(cube), tmp_path / "tiny.json")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_inference_matches_cpu(cube, tiny_artefact: Path) -> None:  # type: ignore[no-untyped-def]
+    pairs = select_pairs(cube, (12,)).iloc[:1]
+    ref = cube.isel(time=int(pairs.reference_index.iloc[0])).values[:1]
+    sec = cube.isel(time=int(pairs.secondary_index.iloc[0])).values[:1]
+    cpu = load_model(tiny_artefact, device="cpu").predict(ref, sec)[0]
+    gpu = load_model(tiny_artefact, device="cuda").predict(ref, sec)[0]
+    assert np.nanmax(np.abs(cpu - gpu)) <= 1e-3
