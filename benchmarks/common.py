@@ -1,0 +1,65 @@
+"""Shared set-up of the benchmarks: the sample catalog, a cube, the shipped model."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psutil
+import xarray as xr
+
+from cohcube.pipeline.cube import CubeGrid, build_cube
+from cohcube.pipeline.search import SceneQuery, search_scenes
+
+#: The sample catalog's grid (EPSG:32633, 10 m, top-left 600000 / 5200000).
+ORIGIN = (600_000.0, 5_200_000.0)
+
+
+def sample_cube(size_px: int = 2048, chunk_px: int = 1024) -> xr.DataArray:
+    """The top-left ``size_px``^2 of the embedded sample as a lazy cube."""
+    left, top = ORIGIN
+    grid = CubeGrid(32633, 10.0, (left, top - 10.0 * size_px, left + 10.0 * size_px, top))
+    return build_cube(search_scenes(None, SceneQuery()), grid=grid, chunk_px=chunk_px)
+
+
+@dataclass
+class PeakMemory:
+    """Peak resident memory of this process and its children, sampled every 50 ms."""
+
+    peak_bytes: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def _sample(self) -> None:
+        root = psutil.Process(os.getpid())
+        while not self._stop.is_set():
+            total = 0
+            for proc in [root, *root.children(recursive=True)]:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak_bytes = max(self.peak_bytes, total)
+            time.sleep(0.05)
+
+
+@contextmanager
+def peak_memory() -> Iterator[PeakMemory]:
+    meter = PeakMemory()
+    thread = threading.Thread(target=meter._sample, daemon=True)
+    thread.start()
+    try:
+        yield meter
+    finally:
+        meter._stop.set()
+        thread.join()
+
+
+@contextmanager
+def timed(label: str, results: dict[str, float]) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    results[label] = time.perf_counter() - start
