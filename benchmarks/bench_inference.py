@@ -39,11 +39,10 @@ def throughput(size: int = 1024, chunk: int = 512) -> None:
     torch.set_num_threads(2)
     cube, pairs = _pair_in_memory(size, chunk)
     model = load_model()
-    channels, _ = network_input(cube.isel(time=0).values, cube.isel(time=1).values,
-                                model.contract)
+    channels, _ = network_input(cube.isel(time=0).values, cube.isel(time=1).values, model.contract)
     with dask.config.set(scheduler="synchronous"):
         lazy = predict_coherence(cube, pairs, chunk=chunk)  # type: ignore[arg-type]
-        lazy.coherence.values  # warm-up: model load, first allocations
+        _ = lazy.coherence.values  # warm-up: model load, first allocations
         start = time.perf_counter()
         ours = lazy.coherence.values[0]
         ours_s = time.perf_counter() - start
@@ -51,11 +50,15 @@ def throughput(size: int = 1024, chunk: int = 512) -> None:
     paper = paper_tiling_forward(model, channels)[0]
     paper_s = time.perf_counter() - start
     pixels = size * size
-    print(f"image {size} x {size} px, chunk {chunk}, halo {lazy.attrs['halo_px']} px, "
-          f"model {model.name}")
+    print(
+        f"image {size} x {size} px, chunk {chunk}, halo {lazy.attrs['halo_px']} px, "
+        f"model {model.name}"
+    )
     print(f"predict_coherence : {ours_s:7.2f} s  {pixels / ours_s / 1e6:6.3f} Mpx/s")
-    print(f"paper tiling      : {paper_s:7.2f} s  {pixels / paper_s / 1e6:6.3f} Mpx/s "
-          "(128 px patches, stride 32, Kaiser beta 5)")
+    print(
+        f"paper tiling      : {paper_s:7.2f} s  {pixels / paper_s / 1e6:6.3f} Mpx/s "
+        "(128 px patches, stride 32, Kaiser beta 5)"
+    )
     print(f"speed-up          : {paper_s / ours_s:.1f}x (target >= 10x)")
     print(f"mean |ours - paper tiling| = {np.nanmean(np.abs(ours - paper)):.4f}")
 
@@ -64,11 +67,15 @@ def seams(size: int = 1024, chunk: int = 256) -> None:
     torch.set_num_threads(2)
     cube, pairs = _pair_in_memory(size, chunk)
     model = load_model()
-    whole, _ = model.predict(cube.isel(time=0).values[: len(model.contract.polarizations)],
-                             cube.isel(time=1).values[: len(model.contract.polarizations)])
+    whole, _ = model.predict(
+        cube.isel(time=0).values[: len(model.contract.polarizations)],
+        cube.isel(time=1).values[: len(model.contract.polarizations)],
+    )
     default = model.recommended_halo_px
-    print(f"image {size} x {size} px in {size // chunk} x {size // chunk} chunks of {chunk} px; "
-          f"model {model.name}; card halo {default} px")
+    print(
+        f"image {size} x {size} px in {size // chunk} x {size // chunk} chunks of {chunk} px; "
+        f"model {model.name}; card halo {default} px"
+    )
     with dask.config.set(scheduler="synchronous"):
         for halo in sorted({0, 16, 32, 64, 128, default}):
             lazy = predict_coherence(cube, pairs, chunk=chunk, halo=halo)  # type: ignore[arg-type]

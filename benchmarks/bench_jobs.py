@@ -34,8 +34,9 @@ N_PAIRS = 4
 def run_job(size: int, workers: int, out: Path) -> float:
     """Seconds for one job of ``N_PAIRS`` 12-day pairs over ``size``^2 px."""
     layout = StoreLayout(shard_px=1024, chunk_px=256)
-    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                           dashboard_address=":0")
+    cluster = LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0"
+    )
     try:
         with Client(cluster):
             cube = sample_cube(size_px=size, chunk_px=layout.shard_px)
@@ -71,9 +72,13 @@ def e2e(size: int = 2048) -> None:
         shutil.rmtree(work, ignore_errors=True)
     pixels = N_PAIRS * size * size
     print(f"{N_PAIRS} pairs of {size} x {size} px, model {model.name}")
-    print(f"end to end (COGs -> Dask 2x1 -> Zarr): {job_s:7.2f} s  {pixels / job_s / 1e6:.3f} Mpx/s")
-    print(f"model forward only (in memory, 2 thr): {forward_s:7.2f} s  "
-          f"{pixels / forward_s / 1e6:.3f} Mpx/s")
+    print(
+        f"end to end (COGs -> Dask 2x1 -> Zarr): {job_s:7.2f} s  {pixels / job_s / 1e6:.3f} Mpx/s"
+    )
+    print(
+        f"model forward only (in memory, 2 thr): {forward_s:7.2f} s  "
+        f"{pixels / forward_s / 1e6:.3f} Mpx/s"
+    )
     print(f"end-to-end / forward throughput: {forward_s / job_s:.2f} (target >= 0.85)")
 
 
@@ -88,8 +93,10 @@ def memory() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for size, peak in peaks.items():
-        print(f"{size} x {size} px ({N_PAIRS} pairs): peak memory {peak / 2**20:7.0f} MiB "
-              "(driver + scheduler + workers)")
+        print(
+            f"{size} x {size} px ({N_PAIRS} pairs): peak memory {peak / 2**20:7.0f} MiB "
+            "(driver + scheduler + workers)"
+        )
     print(f"peak memory 4x area / 1x area: {peaks[2048] / peaks[1024]:.2f} (target <= 1.1)")
 
 
@@ -99,13 +106,17 @@ def workers(size: int = 2048) -> None:
         run_job(1024, 1, work / "warm.zarr")
         one = run_job(size, 1, work / "one.zarr")
         two = run_job(size, 2, work / "two.zarr")
-        one_cube, two_cube = (np.asarray(zarr.open_array(str(work / n / "coherence"))[:])
-                              for n in ("one.zarr", "two.zarr"))
+        one_cube, two_cube = (
+            np.asarray(zarr.open_array(str(work / n / "coherence"))[:])
+            for n in ("one.zarr", "two.zarr")
+        )
         same = np.array_equal(one_cube, two_cube, equal_nan=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    print(f"{N_PAIRS} pairs of {size} x {size} px: 1 worker x 1 thread {one:.1f} s, "
-          f"2 workers x 1 thread {two:.1f} s (identical cubes: {same})")
+    print(
+        f"{N_PAIRS} pairs of {size} x {size} px: 1 worker x 1 thread {one:.1f} s, "
+        f"2 workers x 1 thread {two:.1f} s (identical cubes: {same})"
+    )
     print(f"speed-up 2 workers / 1 worker: {one / two:.2f} (target >= 1.8)")
 
 

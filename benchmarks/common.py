@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 import psutil
@@ -38,10 +38,8 @@ class PeakMemory:
         while not self._stop.is_set():
             total = 0
             for proc in [root, *root.children(recursive=True)]:
-                try:
+                with suppress(psutil.Error):
                     total += proc.memory_info().rss
-                except psutil.Error:
-                    pass
             self.peak_bytes = max(self.peak_bytes, total)
             time.sleep(0.05)
 

@@ -18,11 +18,16 @@ def kaiser_window(size: int, beta: float = 5.0) -> NDArray[np.float32]:
     return np.outer(w, w).astype(np.float32) + 1e-6
 
 
-def paper_tiling_forward(model: CoherenceModel, channels: NDArray[np.float32], patch: int = 128,
-                         stride: int = 32, beta: float = 5.0, batch: int = 16
-                         ) -> NDArray[np.float32]:
+def paper_tiling_forward(
+    model: CoherenceModel,
+    channels: NDArray[np.float32],
+    patch: int = 128,
+    stride: int = 32,
+    beta: float = 5.0,
+    batch: int = 16,
+) -> NDArray[np.float32]:
     """Blend of overlapping patch predictions of ``(C, H, W)`` channels -> ``(2, H, W)``."""
-    c, h, w = channels.shape
+    _c, h, w = channels.shape
     pad_h = (-(h - patch)) % stride if h > patch else patch - h
     pad_w = (-(w - patch)) % stride if w > patch else patch - w
     padded = np.pad(channels, ((0, 0), (0, pad_h), (0, pad_w)), mode="reflect")
@@ -30,8 +35,9 @@ def paper_tiling_forward(model: CoherenceModel, channels: NDArray[np.float32], p
     window = kaiser_window(patch, beta)
     total = np.zeros((2, hp, wp), dtype=np.float32)
     weight = np.zeros((hp, wp), dtype=np.float32)
-    corners = [(y, x) for y in range(0, hp - patch + 1, stride)
-               for x in range(0, wp - patch + 1, stride)]
+    corners = [
+        (y, x) for y in range(0, hp - patch + 1, stride) for x in range(0, wp - patch + 1, stride)
+    ]
     for start in range(0, len(corners), batch):
         group = corners[start : start + batch]
         patches = np.stack([padded[:, y : y + patch, x : x + patch] for y, x in group])

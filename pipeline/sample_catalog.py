@@ -20,6 +20,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
@@ -482,3 +483,33 @@ def rebase_asset_hrefs(
     target = out_file or items_file
     _write_json(target, document)
     return target
+
+
+def truth_for_pairs(
+    catalog: SampleCatalog, reference: Sequence[Any], secondary: Sequence[Any]
+) -> list[NDArray[np.float32] | None]:
+    """True VV coherence of each (reference, secondary) acquisition pair, or None if absent.
+
+    Times are matched to the day (the truth items carry the first slice's time).
+    """
+    index: dict[tuple[str, str], str] = {}
+    for item in json.loads(catalog.truth_items.read_text())["features"]:
+        props = item["properties"]
+        if "cohcube:reference_datetime" in props:
+            key = (
+                props["cohcube:reference_datetime"][:10],
+                props["cohcube:secondary_datetime"][:10],
+            )
+            index[key] = item["assets"]["coherence-vv"]["href"]
+    out: list[NDArray[np.float32] | None] = []
+    for ref, sec in zip(reference, secondary, strict=True):
+        href = index.get((str(np.datetime64(ref, "D")), str(np.datetime64(sec, "D"))))
+        if href is None:
+            out.append(None)
+            continue
+        with rasterio.open(href) as src:
+            raw = src.read(1)
+        values = raw.astype(np.float32) * np.float32(TRUTH_SCALE)
+        values[raw == TRUTH_NODATA] = np.nan
+        out.append(values)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -19,11 +20,19 @@ def cohcube_command() -> str:
     return found
 
 
-def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([cohcube_command(), *args], capture_output=True, text=True, check=check)
+def _run(
+    *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [cohcube_command(), *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.fixture
 def run_cohcube() -> Callable[..., subprocess.CompletedProcess[str]]:
-    """``run_cohcube(*args, check=True)`` runs the console script, capturing its output."""
+    """``run_cohcube(*args, check=True, env=None)`` runs the console script, capturing output."""
     return _run

@@ -7,27 +7,35 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import zarr
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def test_help_lists_the_verbs(run_cohcube: Run) -> None:
     result = run_cohcube("--help")
-    for verb in ("demo", "train", "export", "evaluate"):
+    for verb in ("demo", "train", "export", "evaluate", "sample-catalog", "search", "pairs"):
         assert verb in result.stdout
 
 
-def test_demo_writes_a_summary(run_cohcube: Run, tmp_path: Path) -> None:
-    result = run_cohcube("demo", "--out", str(tmp_path / "demo"))
-    summary = json.loads((tmp_path / "demo" / "summary.json").read_text())
-    rmse = summary["rmse_vs_true_coherence"]
-    assert set(rmse) == {"slc_sample_coherence", "intensity_coherence_7px"}
-    # The SLC estimate (the training target) is far closer to the truth than
-    # the intensity baseline on misregistered detected images.
-    assert rmse["slc_sample_coherence"] < rmse["intensity_coherence_7px"]
-    assert "summary:" in result.stdout
+def test_demo_runs_the_whole_job(run_cohcube: Run, tmp_path: Path, tiny_artefact: Path) -> None:
+    env = {"COHCUBE_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "demo"
+    args = ("demo", "--out", str(out), "--model", str(tiny_artefact), "--sample-size", "256")
+    result = run_cohcube(*args, env=env)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["pairs_processed"] == 12  # 14 acquisitions, 12-day pairs
+    assert summary["pairs_scored"] == 12
+    assert set(summary["rmse_vs_true_coherence"]) == {"model", "intensity_coherence_9px"}
+    assert all(0 < v < 1 for v in summary["rmse_vs_true_coherence"].values())
+    assert (out / "quicklook.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert zarr.open_group(str(out / "coherence.zarr"), mode="r")["coherence"].shape == (
+        12,
+        256,
+        256,
+    )
+    assert "RMSE vs true coherence" in result.stdout
     assert "cohcube.flows.demo" in result.stderr  # logs go to stderr
-
-
-def test_quiet_demo_logs_nothing(run_cohcube: Run, tmp_path: Path) -> None:
-    result = run_cohcube("demo", "--quiet", "--out", str(tmp_path))
-    assert result.stderr == ""
+    again = run_cohcube(*args, "--quiet", env=env)
+    assert json.loads((out / "summary.json").read_text())["pairs_processed"] == 0
+    assert again.stderr == ""

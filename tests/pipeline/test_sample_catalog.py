@@ -92,3 +92,18 @@ def test_generation_is_deterministic_and_atomic(tmp_path: Path) -> None:
     assert default_sample_catalog(TINY, cache_dir=tmp_path / "cache") == cached
     assert str(tmp_path / "cache") in read_local_items(cached)[0].assets["vv"].href
     assert not list((tmp_path / "cache").glob(".sample-*"))  # no staging left behind
+
+
+@pytest.mark.slow
+def test_default_sample_is_what_search_finds_without_a_catalog(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cohcube.pipeline.search import SceneQuery, search_scenes
+
+    monkeypatch.setenv("COHCUBE_CACHE_DIR", str(tmp_path))
+    scenes = search_scenes(None, SceneQuery())
+    assert len(scenes) == 28
+    with rasterio.open(scenes[0].assets["vv"].href) as src:
+        assert src.width >= 2048
+    manifest = json.loads(SampleCatalog(default_sample_catalog().parents[1]).manifest.read_text())
+    assert manifest["spec"]["size_px"] == 2048
