@@ -141,30 +141,33 @@ def _simulate(
     spec: SampleSpec, scene: Scene, states: list[FieldState], offsets: list[tuple[float, float]]
 ) -> NDArray[np.float32]:
     """Backscatter ``(n_dates, 2, size, size)``; blocks x polarisations run in parallel."""
-    n, size, block = len(states), spec.size_px, spec.block_px
-    starts = range(0, size, block)
-    tasks = []
-    root = np.random.SeedSequence([spec.seed, 1])
-    for by in starts:
-        for bx in starts:
-            for p, pol in enumerate(("VV", "VH")):
-                crop = scene.crop(slice(by, by + block), slice(bx, bx + block))
-                seed = np.random.SeedSequence([spec.seed, 1, by, bx, p])
-                tasks.append((crop, states, offsets, pol, seed))
-    del root
-    out = np.empty((n, 2, size, size), dtype=np.float32)
+    size, block = spec.size_px, spec.block_px
+    pols = ("VV", "VH")
+    cells = [
+        (by, bx, p)
+        for by in range(0, size, block)
+        for bx in range(0, size, block)
+        for p in range(len(pols))
+    ]
+    tasks = [
+        (
+            scene.crop(slice(by, by + block), slice(bx, bx + block)),
+            states,
+            offsets,
+            pols[p],
+            np.random.SeedSequence([spec.seed, 1, by, bx, p]),
+        )
+        for by, bx, p in cells
+    ]
     if spec.workers > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(spec.workers, mp_context=context) as pool:
             results = list(pool.map(_simulate_block, tasks))
     else:
         results = [_simulate_block(t) for t in tasks]
-    for (crop, _, _, pol, _), (k, result) in zip(tasks, enumerate(results), strict=True):
-        by, bx = divmod(k // 2, len(starts))
-        h, w = crop.shape
-        out[
-            :, ("VV", "VH").index(pol), by * block : by * block + h, bx * block : bx * block + w
-        ] = result
+    out = np.empty((len(states), len(pols), size, size), dtype=np.float32)
+    for (by, bx, p), result in zip(cells, results, strict=True):
+        out[:, p, by : by + result.shape[1], bx : bx + result.shape[2]] = result
     return out
 
 
@@ -223,7 +226,7 @@ def write_sample_catalog(out_dir: Path, spec: SampleSpec | None = None) -> Sampl
     slices = [(0, half + lap), (half - lap, spec.size_px)]
     items: list[dict[str, Any]] = []
     acquired: list[tuple[float, str, str]] = []
-    for k, ((day, platform), intensity) in enumerate(zip(schedule, backscatter, strict=True)):
+    for (day, platform), intensity in zip(schedule, backscatter, strict=True):
         when = start + dt.timedelta(days=day)
         cycle = int(day // spec.repeat_days)
         absolute = (62_000 if platform.endswith("A") else 1_500) + 175 * cycle + spec.relative_orbit
@@ -253,7 +256,6 @@ def write_sample_catalog(out_dir: Path, spec: SampleSpec | None = None) -> Sampl
                 )
             )
         acquired.append((day, _isoformat(when), platform))
-        del k
     _write_json(catalog.items, {"type": "FeatureCollection", "features": items})
     _write_json(
         catalog.collection,

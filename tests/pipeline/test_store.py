@@ -24,6 +24,7 @@ from cohcube.pipeline import inference
 from cohcube.pipeline.sample_catalog import SampleCatalog
 from cohcube.pipeline.store import (
     DONE_PREFIX,
+    PAIR_COORDS,
     StoreError,
     StoreLayout,
     open_coherence_cube,
@@ -67,14 +68,7 @@ def test_schema(clean: xr.Dataset) -> None:
     assert clean.coherence.dims == ("pair", "y", "x")
     assert clean.coherence.dtype == np.float32
     assert clean.sizes["pair"] == 12
-    for name in (
-        "reference_time",
-        "secondary_time",
-        "temporal_baseline",
-        "relative_orbit",
-        "orbit_state",
-        "platform",
-    ):
+    for name in PAIR_COORDS:
         assert clean[name].dims == ("pair",)
     assert float(clean.temporal_baseline[0]) == 12.0
     assert clean.temporal_baseline.attrs["units"] == "days"
