@@ -4,6 +4,8 @@ The physics core (simulator, decorrelation terms, estimators) depends on
 NumPy/SciPy only; training, export and inference live in their own modules.
 """
 
+from typing import Any
+
 from .change_events import ChangeEvent, ChangeKind, FieldState, field_states, plan_change_events
 from .decorrelation import temporal_coherence, thermal_coherence
 from .estimators import (
@@ -53,6 +55,7 @@ __all__ = [
     "homogeneous_scene",
     "intensity_coherence",
     "linear_to_db",
+    "load_model",
     "plan_change_events",
     "sample_coherence",
     "simulate_pair",
@@ -61,3 +64,12 @@ __all__ = [
     "thermal_coherence",
     "true_coherence",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # load_model pulls in torch: import it only when asked for.
+    if name == "load_model":
+        from .artefact import load_model
+
+        return load_model
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
