@@ -60,6 +60,7 @@ PAIR_COORDS = (
 TIME_UNITS = "seconds since 1970-01-01T00:00:00"
 COORD_CHUNK = 1024
 DONE_PREFIX = "_cohcube_done_"
+ENCODING_ATTRS = ("_FillValue", "missing_value", "scale_factor", "add_offset", "dtype")
 
 
 class StoreError(CohcubeInputError):
@@ -172,7 +173,8 @@ def _empty_like(dataset: xr.Dataset, zarr_format: int) -> xr.Dataset:
         template[name] = (
             ("pair", "y", "x"),
             np.zeros((0, template.sizes["y"], template.sizes["x"]), np.float32),
-            dataset[name].attrs,
+            # Encoding attributes of the source (a COG's _FillValue, scale) are not ours.
+            {k: v for k, v in dataset[name].attrs.items() if k not in ENCODING_ATTRS},
         )
     template["coherence"].attrs.update(
         long_name="interferometric coherence magnitude", units="1", valid_range=[0.0, 1.0]

@@ -1,4 +1,4 @@
-"""A tiny trained and exported model shared by the model tests (seconds to train)."""
+"""Session fixtures: a tiny trained, exported model (seconds to train) and a small sample."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 
 from cohcube.model.config import TrainingConfig
+from cohcube.pipeline.sample_catalog import SampleCatalog, SampleSpec, write_sample_catalog
+
+#: The default sample's time structure on a smaller region (fast to simulate).
+SMALL_SPEC = SampleSpec(size_px=512, block_px=256, workers=1, slice_overlap_px=32)
 
 TINY = {
     "seed": 5,
@@ -44,3 +48,8 @@ def tiny_artefact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     out = tmp_path_factory.mktemp("tiny-model") / "tiny.pt"
     export_model(sorted((tiny_run / "checkpoints").glob("*.pt"))[-1], out, name="tiny")
     return out
+
+
+@pytest.fixture(scope="session")
+def small_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleCatalog:
+    return write_sample_catalog(tmp_path_factory.mktemp("sample") / "catalog", SMALL_SPEC)

@@ -23,13 +23,18 @@ def cohcube_command() -> str:
 def _run(
     *args: str, check: bool = True, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    result = subprocess.run(
         [cohcube_command(), *args],
         capture_output=True,
         text=True,
-        check=check,
+        check=False,
         env={**os.environ, **(env or {})},
     )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"cohcube {' '.join(args)} exited {result.returncode}:\n{result.stderr[-4000:]}"
+        )
+    return result
 
 
 @pytest.fixture

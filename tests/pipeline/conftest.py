@@ -12,21 +12,9 @@ from pathlib import Path
 import pytest
 from support.processes import free_port, start_server, stop_server
 
-from cohcube.pipeline.sample_catalog import (
-    SampleCatalog,
-    SampleSpec,
-    rebase_asset_hrefs,
-    write_sample_catalog,
-)
+from cohcube.pipeline.sample_catalog import SampleCatalog, rebase_asset_hrefs
 
-#: The default sample's time structure on a smaller region (fast to simulate).
-SMALL_SPEC = SampleSpec(size_px=512, block_px=256, workers=1, slice_overlap_px=32)
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
-
-
-@pytest.fixture(scope="session")
-def small_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleCatalog:
-    return write_sample_catalog(tmp_path_factory.mktemp("sample") / "catalog", SMALL_SPEC)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,174 @@
+"""The regional job's configuration: one YAML file, validated, overridable from the environment.
+
+Unknown keys and wrong types are errors that name the field. Any field can be
+overridden by an environment variable ``COHCUBE_<SECTION>__<FIELD>`` (e.g.
+``COHCUBE_OUTPUT__STORE=s3://bucket/cube.zarr``, ``COHCUBE_CLUSTER__ADDRESS``),
+which wins over the file -- handy for schedulers that template secrets and
+paths per environment.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from cohcube.model.config import ConfigError
+
+ENV_PREFIX = "COHCUBE_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegionConfig(_Section):
+    bbox: tuple[float, float, float, float] | None = Field(
+        None, description="WGS84 (west, south, east, north) in degrees."
+    )
+    geojson: Path | None = Field(
+        None, description="GeoJSON file (geometry, Feature or FeatureCollection) in WGS84."
+    )
+
+    @model_validator(mode="after")
+    def _one_of(self) -> RegionConfig:
+        if (self.bbox is None) == (self.geojson is None):
+            raise ValueError("give exactly one of region.bbox or region.geojson")
+        return self
+
+    def geometry(self) -> dict[str, Any]:
+        """The region as a GeoJSON geometry (WGS84)."""
+        if self.bbox is not None:
+            w, s, e, n = self.bbox
+            return {
+                "type": "Polygon",
+                "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]],
+            }
+        assert self.geojson is not None
+        try:
+            document = json.loads(self.geojson.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"region.geojson: cannot read {self.geojson}: {exc}") from None
+        kind = document.get("type")
+        if kind == "FeatureCollection":
+            geometries = [f["geometry"] for f in document.get("features", []) if f.get("geometry")]
+            if not geometries:
+                raise ConfigError(f"region.geojson: {self.geojson} has no features")
+            return {"type": "GeometryCollection", "geometries": geometries}
+        if kind == "Feature":
+            return dict(document["geometry"])
+        return dict(document)
+
+
+class TimeConfig(_Section):
+    start: dt.datetime | Literal["last-run"] | None = Field(
+        None,
+        description="First acquisition time (UTC); 'last-run' = continue after what the "
+        "store holds; none = from the beginning of the catalog.",
+    )
+    end: dt.datetime | None = Field(None, description="Last acquisition time (UTC); none = now.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TimeConfig:
+        if isinstance(self.start, dt.datetime) and self.end is not None:
+            start, end = _utc(self.start), _utc(self.end)
+            if end <= start:
+                raise ValueError(f"time.end ({self.end}) must be after time.start ({self.start})")
+        return self
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+class PairConfig(_Section):
+    policy: Literal["fixed", "nearest", "all"] = Field(
+        "fixed", description="fixed baselines, nearest predecessor, or all pairs up to a maximum."
+    )
+    baselines_days: tuple[float, ...] = Field((12.0,), description="Baselines for 'fixed', days.")
+    tolerance_days: float = Field(1.0, ge=0, description="Slack on each fixed baseline, days.")
+    max_baseline_days: float | None = Field(None, gt=0, description="Longest baseline, days.")
+
+
+class GridConfig(_Section):
+    resolution_m: float = Field(10.0, gt=0, description="Output pixel size, metres.")
+    tile_px: int = Field(
+        2048, ge=64, description="Tile side in pixels (tiles of one UTM zone, fixed lattice)."
+    )
+
+
+class OutputConfig(_Section):
+    store: str = Field(description="Output Zarr store: local path or fsspec URL.")
+
+
+class ClusterConfig(_Section):
+    address: str = Field("local", description="'local', 'cuda' or a scheduler tcp:// address.")
+    workers: int | None = Field(None, ge=1, description="Local workers (default: one per core).")
+
+
+class ProcessConfig(BaseSettings):
+    """Everything ``cohcube process`` needs."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        frozen=True,
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        nested_model_default_partial_update=True,
+    )
+
+    region: RegionConfig = Field(description="Area to process.")
+    output: OutputConfig = Field(description="Where the cube goes.")
+    catalog: str | None = Field(
+        None, description="STAC API URL or local catalog file; none = the embedded sample."
+    )
+    collection: str = Field("sentinel-1-rtc", description="STAC collection id.")
+    polarizations: tuple[Literal["VV", "VH"], ...] = Field(
+        ("VV", "VH"), min_length=1, description="Bands to stack (must cover the model's)."
+    )
+    orbit_state: Literal["ascending", "descending"] | None = Field(
+        None, description="Only passes of this direction."
+    )
+    relative_orbits: tuple[int, ...] = Field((), description="Only these relative orbits.")
+    time: TimeConfig = Field(default_factory=TimeConfig, description="Acquisition time range.")
+    pairs: PairConfig = Field(default_factory=PairConfig, description="Pair policy.")
+    grid: GridConfig = Field(default_factory=GridConfig, description="Output tile grid.")
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="Dask cluster.")
+    model: Path | None = Field(None, description="Model card or .pt; none = the shipped model.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment wins over the file (passed as init values).
+        return (env_settings, init_settings)
+
+
+def load_process_config(path: Path) -> ProcessConfig:
+    """Read and validate a job config (YAML); environment overrides applied."""
+    try:
+        raw: Any = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path} must be a mapping of settings")
+    try:
+        return ProcessConfig(**raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"config {path}: {problems}") from None

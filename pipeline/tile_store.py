@@ -1,0 +1,119 @@
+"""A tiled coherence store: one coherence cube per tile, as groups of one Zarr store.
+
+``<store>/`` is a Zarr group marked ``cohcube:format = cohcube-tile-set`` that
+records the tile grid and a short run log; ``<store>/<tile id>/`` is a
+coherence cube (``store`` module) with all its guarantees (region-by-region
+writes, resumable batches, pairs visible only when complete). Tiles never mix
+CRSs, so jobs parallelise over tiles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from .store import StoreError, is_coherence_cube, open_coherence_cube
+from .tiles import TileGrid
+
+log = logging.getLogger(__name__)
+
+TILE_SET_FORMAT = "cohcube-tile-set"
+MAX_RUN_LOG = 50
+
+
+def tile_url(store: str, tile_id: str) -> str:
+    """Location of one tile's cube inside the store."""
+    return f"{store.rstrip('/')}/{tile_id}"
+
+
+def _is_tile_set(store: str) -> bool:
+    try:
+        group = zarr.open_group(store, mode="r")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
+        return False
+    return group.attrs.get("cohcube:format") == TILE_SET_FORMAT
+
+
+def open_tile_set(store: str, tiles: TileGrid) -> zarr.Group:
+    """Open (or create) the tile set at ``store`` for writing.
+
+    Raises:
+        StoreError: ``store`` exists but is not a cohcube tile set, or was
+            made with another tile grid.
+    """
+    local = "://" not in store
+    if local:
+        path = Path(store)
+        if path.exists() and not _is_tile_set(store):
+            kind = "a single-region coherence cube" if is_coherence_cube(store) else "not a cohcube"
+            raise StoreError(
+                f"output.store {store} exists and is {kind} tile set; choose another "
+                "output path (refusing to write into it)"
+            )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            probe = path / ".cohcube-write-probe"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as exc:
+            raise StoreError(
+                f"output.store {store} is not writable ({exc.strerror or exc}); "
+                "choose a folder you can write to"
+            ) from None
+    grid = {"tile_px": tiles.tile_px, "resolution_m": tiles.resolution_m}
+    if _is_tile_set(store):
+        group = zarr.open_group(store, mode="r+")
+        held = group.attrs.get("cohcube:tile_grid")
+        if held != grid:
+            raise StoreError(
+                f"output.store {store} was made with tile grid {held}, not {grid}; "
+                "use the same grid settings or another store"
+            )
+        return group
+    group = zarr.open_group(store, mode="w")
+    group.attrs.update({"cohcube:format": TILE_SET_FORMAT, "cohcube:tile_grid": grid})
+    return group
+
+
+def tile_ids(store: str) -> list[str]:
+    """Ids of the tiles that hold a coherence cube, sorted."""
+    if not _is_tile_set(store):
+        return []
+    group = zarr.open_group(store, mode="r")
+    return sorted(name for name, _ in group.groups() if is_coherence_cube(tile_url(store, name)))
+
+
+def open_tile(store: str | Path, tile_id: str) -> xr.Dataset:
+    """One tile's coherence cube, lazily (committed pairs only)."""
+    return open_coherence_cube(tile_url(str(store), tile_id))
+
+
+def latest_acquisition(store: str) -> np.datetime64 | None:
+    """Newest secondary acquisition time held by any tile, or None for an empty store."""
+    latest: np.datetime64 | None = None
+    for tile_id in tile_ids(store):
+        times = open_tile(store, tile_id)["secondary_time"].values
+        if times.size:
+            newest = times.max()
+            latest = newest if latest is None or newest > latest else latest
+    return latest
+
+
+def record_run(group: zarr.Group, summary: dict[str, Any]) -> None:
+    """Append a run summary to the store's run log (last ``MAX_RUN_LOG`` kept)."""
+    held = group.attrs.get("cohcube:runs", [])
+    runs = list(held) if isinstance(held, list) else []
+    runs.append({"finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **summary})
+    group.attrs["cohcube:runs"] = runs[-MAX_RUN_LOG:]
+
+
+def require_tile_set(store: str) -> None:
+    """Raise unless ``store`` is a tile set (for readers)."""
+    if not _is_tile_set(store):
+        raise StoreError(f"{store} is not a cohcube tile set (made by `cohcube process`)")

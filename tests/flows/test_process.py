@@ -1,0 +1,161 @@
+"""`cohcube process`: the incremental regional job on the small sample, via the console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from cohcube.pipeline.pairs import acquisitions_of, select_pairs
+from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.search import read_local_items
+from cohcube.pipeline.tile_store import open_tile, tile_ids
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _items_until(sample: SampleCatalog, acquisitions: int, out: Path) -> Path:
+    """An ItemCollection holding the first ``acquisitions`` passes of the sample."""
+    document = json.loads(sample.items.read_text())
+    days = sorted({f["properties"]["datetime"][:10] for f in document["features"]})
+    keep = set(days[:acquisitions])  # one pass a day; its slices share the date
+    document["features"] = [
+        f for f in document["features"] if f["properties"]["datetime"][:10] in keep
+    ]
+    out.write_text(json.dumps(document))
+    return out
+
+
+def _config(path: Path, **settings: object) -> Path:
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+def _job(sample: SampleCatalog, items: Path, store: Path, model: Path) -> dict[str, object]:
+    return {
+        "region": {
+            "bbox": json.loads(sample.collection.read_text())["extent"]["spatial"]["bbox"][0]
+        },
+        "catalog": str(items),
+        "polarizations": ["VV", "VH"],
+        "pairs": {"policy": "fixed", "baselines_days": [12]},
+        "grid": {"tile_px": 512},
+        "output": {"store": str(store)},
+        "cluster": {"address": "local", "workers": 2},
+        "model": str(model),
+    }
+
+
+def _pairs_in_store(store: Path) -> dict[str, list[str]]:
+    return {
+        t: sorted(str(p) for p in open_tile(store, t)["pair"].values) for t in tile_ids(str(store))
+    }
+
+
+def test_process_is_incremental(
+    run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    items = _items_until(small_sample, 10, tmp_path / "items.json")
+    store = tmp_path / "cube.zarr"
+    config = _config(tmp_path / "job.yaml", **_job(small_sample, items, store, tiny_artefact))
+
+    first = run_cohcube(
+        "process", str(config), "--json", str(tmp_path / "r1.json"), "--no-progress"
+    )
+    report = json.loads((tmp_path / "r1.json").read_text())
+    before = _pairs_in_store(store)
+    expected = set(select_pairs(acquisitions_of(read_local_items(items)), (12,))["pair_id"])
+    assert len(expected) == 8
+    assert before, first.stdout
+    assert all(set(pairs) == expected for pairs in before.values()), first.stdout
+    assert report["pairs_added"] == 8 * len(before)
+    # Tiles follow the fixed UTM lattice: 512 px x 10 m, zone 33 north.
+    assert all(t.startswith("33N_") for t in before)
+
+    second = run_cohcube("process", str(config), "--json", str(tmp_path / "r2.json"))
+    assert json.loads((tmp_path / "r2.json").read_text())["pairs_added"] == 0, second.stdout
+    assert _pairs_in_store(store) == before
+
+    # Two more acquisitions arrive; "since last run" searches only what they can pair with.
+    _items_until(small_sample, 12, items)
+    settings = _job(small_sample, items, store, tiny_artefact) | {"time": {"start": "last-run"}}
+    _config(config, **settings)
+    run_cohcube("process", str(config), "--json", str(tmp_path / "r3.json"))
+    third = json.loads((tmp_path / "r3.json").read_text())
+    everything = set(select_pairs(acquisitions_of(read_local_items(items)), (12,))["pair_id"])
+    new = everything - expected
+    assert len(new) == 2
+    for tile in third["tiles"]:
+        if tile["tile"] in before:
+            assert set(tile["pairs_added"]) == new
+    after = _pairs_in_store(store)
+    assert all(set(pairs) == everything for pairs in after.values())
+    # Pairs written by the first run are untouched by the later ones.
+    tile = next(iter(before))
+    assert np.isfinite(open_tile(store, tile)["coherence"].sel(pair=sorted(expected)).values).any()
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"bogus": 1}, "bogus"),
+        ({"region": None}, "region"),
+        ({"time": {"start": "2026-05-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}}, "time.end"),
+        ({"grid": {"tile_px": "big"}}, "grid.tile_px"),
+    ],
+)
+def test_bad_configs_exit_with_one_clear_line(
+    run_cohcube: Run,
+    small_sample: SampleCatalog,
+    tiny_artefact: Path,
+    tmp_path: Path,
+    change: dict[str, object],
+    field: str,
+) -> None:
+    settings = _job(small_sample, small_sample.items, tmp_path / "c.zarr", tiny_artefact) | change
+    settings = {k: v for k, v in settings.items() if v is not None}
+    result = run_cohcube("process", str(_config(tmp_path / "bad.yaml", **settings)), check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert field in lines[0]
+    assert not (tmp_path / "c.zarr").exists()
+
+
+def test_unwritable_store_is_refused(
+    run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    store = tmp_path / "a-file" / "cube.zarr"
+    config = _config(
+        tmp_path / "job.yaml", **_job(small_sample, small_sample.items, store, tiny_artefact)
+    )
+    result = run_cohcube("process", str(config), check=False)
+    assert result.returncode == 2
+    assert "output.store" in result.stderr
+    assert "not writable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_environment_overrides_the_file(
+    run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    config = _config(
+        tmp_path / "job.yaml",
+        **_job(small_sample, small_sample.items, tmp_path / "c.zarr", tiny_artefact),
+    )
+    (tmp_path / "plain-file").write_text("")
+    result = run_cohcube(
+        "process",
+        str(config),
+        check=False,
+        env={"COHCUBE_OUTPUT__STORE": str(tmp_path / "plain-file")},
+    )
+    assert result.returncode == 2
+    assert str(tmp_path / "plain-file") in result.stderr
+    assert "not a cohcube" in result.stderr
