@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import xarray as xr
 from numpy.typing import NDArray
 
 from cohcube.model import intensity_coherence, linear_to_db
@@ -33,7 +34,7 @@ from cohcube.pipeline.sample_catalog import (
     default_sample_catalog,
     truth_for_pairs,
 )
-from cohcube.pipeline.sample_truth import read_change_truth, truth_cube
+from cohcube.pipeline.sample_truth import read_change_truth
 from cohcube.pipeline.search import SceneQuery, search_scenes
 from cohcube.pipeline.store import StoreLayout, open_coherence_cube, write_coherence
 
@@ -133,10 +134,18 @@ def run_demo(
         model_maps.append(result.coherence.isel(pair=k).values)
         baseline_maps.append(intensity_coherence(reference, secondary, window))
         truth_maps.append(truth)
+    true_coherence = None
+    if all(t is not None for t in truths):
+        true_coherence = xr.DataArray(
+            np.stack([t for t in truths if t is not None]),
+            dims=("pair", "y", "x"),
+            coords={
+                "reference_time": ("pair", result["reference_time"].values),
+                "secondary_time": ("pair", result["secondary_time"].values),
+            },
+        )
     changes = score_changes(
-        detect_changes(result).compute(),
-        read_change_truth(catalog),
-        true_coherence=truth_cube(catalog).coherence,
+        detect_changes(result).compute(), read_change_truth(catalog), true_coherence=true_coherence
     )
     timings["scoring_s"] = time.perf_counter() - step
     latest = pairs.iloc[-1]
@@ -179,13 +188,19 @@ def run_demo(
 
 
 def _points(truth: NDArray[np.floating]) -> list[tuple[str, int, int]]:
-    """Pixels of stable, partly coherent and incoherent ground, from the true coherence."""
+    """Pixels of stable, partly coherent and incoherent ground, from the true coherence.
+
+    Each is the pixel nearest its target coherence around its own anchor (left,
+    centre, right of the image), so the three markers do not overlap.
+    """
     h, w = truth.shape
-    inner = np.zeros_like(truth, dtype=bool)
-    inner[h // 8 : -h // 8, w // 8 : -w // 8] = True
+    rows, cols = np.mgrid[0:h, 0:w]
     picks = []
-    for label, target in (("stable", 0.85), ("partly coherent", 0.45), ("incoherent", 0.05)):
-        distance = np.where(inner & np.isfinite(truth), np.abs(truth - target), np.inf)
-        row, col = np.unravel_index(int(np.argmin(distance)), truth.shape)
+    targets = (("stable", 0.85), ("partly coherent", 0.45), ("incoherent", 0.05))
+    for k, (label, target) in enumerate(targets):
+        anchor_row, anchor_col = h / 2, w * (k + 1) / 4
+        distance = np.hypot(rows - anchor_row, cols - anchor_col) / max(h, w)
+        score = np.where(np.isfinite(truth), np.abs(truth - target) + 0.5 * distance, np.inf)
+        row, col = np.unravel_index(int(np.argmin(score)), truth.shape)
         picks.append((label, int(row), int(col)))
     return picks
