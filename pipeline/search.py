@@ -25,6 +25,7 @@ from pystac_client.stac_api_io import StacApiIO
 from shapely.geometry import box, shape
 from urllib3.util.retry import Retry
 
+from .asset_policy import check_asset_hrefs, redacted
 from .errors import CatalogUnreachableError, EmptySearchError, SearchError
 
 log = logging.getLogger(__name__)
@@ -284,7 +285,8 @@ def search_scenes(
         max_items: stop after this many items from the API.
 
     Raises:
-        CatalogUnreachableError, SearchError, EmptySearchError.
+        CatalogUnreachableError, SearchError, EmptySearchError, UnsafeAssetError
+        (a remote catalog referencing local files or plain-http hosts).
     """
     if catalog is None:
         from .sample_catalog import default_sample_catalog
@@ -299,14 +301,15 @@ def search_scenes(
             for item in found:
                 modifier(item)
     scenes = sorted((i for i in found if matches_properties(i, query)), key=_item_time)
+    check_asset_hrefs(scenes, source)
     if not scenes:
         if found:
             pols = sorted({p for i in found for p in i.properties.get("sar:polarizations", [])})
             raise EmptySearchError(
-                f"{len(found)} scene(s) match the area and time in {source}, but none has "
-                f"{query.describe_properties()}; polarisations present: "
+                f"{len(found)} scene(s) match the area and time in {redacted(source)}, but "
+                f"none has {query.describe_properties()}; polarisations present: "
                 f"{pols or 'none declared'}"
             )
-        raise EmptySearchError(f"no scene in {source} matches {query.describe()}")
-    log.info("found %d scene(s) in %s", len(scenes), source)
+        raise EmptySearchError(f"no scene in {redacted(source)} matches {query.describe()}")
+    log.info("found %d scene(s) in %s", len(scenes), redacted(source))
     return scenes
