@@ -23,6 +23,7 @@ import xarray as xr
 from affine import Affine
 from rasterio.warp import transform_bounds
 
+from .asset_reader import RetryingRioReader
 from .errors import GridError, NotAnalysisReadyError
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,16 @@ ANALYSIS_READY_HINT = (
     "Planetary Computer 'sentinel-1-rtc' (or an RTC product of ASF/CDSE)"
 )
 INTEGER_TYPES = {"uint8", "int8", "uint16", "int16", "uint32", "int32"}
+#: GDAL's own HTTP retries (429/5xx answers, with back-off) and timeouts for asset reads.
+GDAL_HTTP_SETTINGS = {
+    "GDAL_HTTP_MAX_RETRY": "5",
+    "GDAL_HTTP_RETRY_DELAY": "0.5",
+    "GDAL_HTTP_TIMEOUT": "10",
+    "GDAL_HTTP_CONNECTTIMEOUT": "5",
+    # GDAL remembers a failed request as "file does not exist" for the life of
+    # the process; not caching /vsicurl/ file state lets a retry really retry.
+    "CPL_VSIL_CURL_NON_CACHED": "/vsicurl/",
+}
 
 
 @dataclass(frozen=True)
@@ -327,6 +338,8 @@ def build_cube(
         band_coords=False,
         sortby_date=False,
         errors_as_nodata=(),
+        gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(always=GDAL_HTTP_SETTINGS),
+        reader=RetryingRioReader,
     )
     stacked = _calibrated(stacked, items, bands)
     # One time chunk per pass: a single blockwise step mosaics its slices.

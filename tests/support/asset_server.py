@@ -1,20 +1,46 @@
-"""A static HTTP file server that honours Range requests, as object stores do.
+"""A static HTTP file server that honours Range requests, as object stores do, and injects faults.
 
-Run: ``python asset_server.py ROOT PORT``. GDAL reads COGs through it with
-HTTP range requests, exactly as from cloud storage. Started and stopped (by
-PID) by the test fixtures.
+Run: ``python asset_server.py ROOT PORT [FAULT=N ...] [missing=NAME] [corrupt=NAME]``.
+GDAL reads COGs through it with HTTP range requests, exactly as from cloud
+storage. Faults hit every N-th request for a ``.tif`` (counted per kind, in
+the order given, one fault per request): ``503=N`` (Service Unavailable),
+``reset=N`` (connection closed without an answer), ``stall=N`` (no answer
+for 20 s), ``truncate=N`` (half the promised bytes, then close).
+``missing=NAME`` answers 404 for files whose name contains NAME;
+``corrupt=NAME`` serves garbage for them. Started and stopped (by PID) by
+the test fixtures.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
+import socket
 import sys
+import threading
+import time
 from functools import partial
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+
+FAULTS: dict[str, int] = {}
+MISSING: list[str] = []
+CORRUPT: list[str] = []
+_COUNTER = itertools.count(1)
+_LOCK = threading.Lock()
+
+
+def _fault_for_next_request() -> str | None:
+    with _LOCK:
+        number = next(_COUNTER)
+    for kind, every in FAULTS.items():
+        if number % every == 0:
+            return kind
+    return None
 
 
 class RangeRequestHandler(SimpleHTTPRequestHandler):
@@ -27,6 +53,31 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         path = self.translate_path(self.path)
         if os.path.isdir(path) or not os.path.isfile(path):
             return super().send_head()
+        name = os.path.basename(path)
+        if any(m in self.path for m in MISSING):
+            self.send_error(HTTPStatus.NOT_FOUND)
+            return None
+        fault = _fault_for_next_request() if name.endswith(".tif") else None
+        if fault == "503":
+            self.send_error(HTTPStatus.SERVICE_UNAVAILABLE)
+            return None
+        if fault == "reset":
+            self.connection.shutdown(socket.SHUT_RDWR)
+            self.close_connection = True
+            return None
+        if fault == "stall":
+            time.sleep(20)
+            self.close_connection = True
+            return None
+        if any(c in self.path for c in CORRUPT):
+            garbage = bytes(range(256)) * 64
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Length", str(len(garbage)))
+            self.end_headers()
+            self.wfile.write(garbage)
+            return None
+        if fault == "truncate":
+            return self._truncated(path)
         size = os.path.getsize(path)
         match = RANGE.match(self.headers.get("Range", ""))
         handle = open(path, "rb")  # noqa: SIM115 - closed by the base class after copying
@@ -57,6 +108,24 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         self.end_headers()
         return _Limited(handle, end - start + 1)
 
+    def _truncated(self, path: str):  # type: ignore[no-untyped-def]
+        size = os.path.getsize(path)
+        match = RANGE.match(self.headers.get("Range", ""))
+        start = int(match.group(1)) if match and match.group(1) else 0
+        end = min(int(match.group(2)), size - 1) if match and match.group(2) else size - 1
+        length = end - start + 1
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            data = handle.read(max(1, length // 2))
+        self.send_response(HTTPStatus.PARTIAL_CONTENT if match else HTTPStatus.OK)
+        if match:
+            self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+        self.send_header("Content-Length", str(length))
+        self.end_headers()
+        self.wfile.write(data)
+        self.close_connection = True
+        return None
+
 
 class _Limited:
     """A file object that stops after ``remaining`` bytes (for copyfile)."""
@@ -79,6 +148,14 @@ class _Limited:
 
 def main() -> None:
     root, port = sys.argv[1], int(sys.argv[2])
+    for option in sys.argv[3:]:
+        key, value = option.split("=", 1)
+        if key == "missing":
+            MISSING.append(value)
+        elif key == "corrupt":
+            CORRUPT.append(value)
+        else:
+            FAULTS[key] = int(value)
     handler = partial(RangeRequestHandler, directory=root)
     with ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
         server.serve_forever()

@@ -1,0 +1,87 @@
+"""Reading COG assets with retries on transient failures GDAL does not retry itself.
+
+GDAL retries HTTP 429/5xx answers (``GDAL_HTTP_MAX_RETRY``, set in
+``cube.GDAL_HTTP_SETTINGS``), but not connection-level failures: a reset
+connection, an empty reply, a timeout, a response cut short. This reader
+retries those with exponential back-off (tenacity), reopening the dataset
+each time; permanent failures (404/403, a file that is not a raster) are
+raised at once, with the asset URL in the message (stackstac's wording); a
+corrupt file fails after the retries, also naming its URL.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+from rasterio.windows import Window
+from stackstac.rio_reader import AutoParallelRioReader
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+log = logging.getLogger(__name__)
+
+ATTEMPTS = 5
+PERMANENT_MARKERS = ("404", "403", "401", "does not exist")
+TRANSIENT_MARKERS = (
+    "curl error",
+    "empty reply",
+    "timed out",
+    "timeout",
+    "connection reset",
+    "connection refused",
+    "transfer closed",
+    "ireadblock failed",
+    "read error",
+    "read failed",
+    # A header cut short reads like a file of unknown format: retried (a truly
+    # corrupt file fails after ATTEMPTS tries, with its URL in the message).
+    "not recognized as being in a supported file format",
+    "http error code: 5",
+    "http response code: 5",
+    "429",
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a read failure may succeed on retry (judged by GDAL's message)."""
+    chain: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(chain) < 8:
+        chain.append(repr(current).lower())
+        current = current.__cause__ or current.__context__
+    text = " ".join(chain)
+    if any(marker in text for marker in PERMANENT_MARKERS):
+        return False
+    return any(marker in text for marker in TRANSIENT_MARKERS)
+
+
+class RetryingRioReader(AutoParallelRioReader):  # type: ignore[misc]  # stackstac is untyped
+    """stackstac's reader, with retries of transient connection failures."""
+
+    _dataset: Any
+
+    def _reset(self) -> None:
+        with self._dataset_lock:
+            if self._dataset is not None:
+                self._dataset.close()
+                self._dataset = None
+
+    def read(self, window: Window, **kwargs: Any) -> np.ndarray:
+        retrying = Retrying(
+            stop=stop_after_attempt(ATTEMPTS),
+            wait=wait_exponential(multiplier=0.25, max=4),
+            retry=retry_if_exception(is_transient),
+            reraise=True,
+        )
+        for attempt in retrying:
+            with attempt:
+                try:
+                    result: np.ndarray = super().read(window, **kwargs)
+                    return result
+                except Exception as error:
+                    if is_transient(error):
+                        log.warning("retrying %s: %s", self.url.split("?", 1)[0], error)
+                        self._reset()
+                    raise
+        raise AssertionError("unreachable: tenacity re-raises the last error")
