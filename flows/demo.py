@@ -200,7 +200,7 @@ def _points(truth: NDArray[np.floating]) -> list[tuple[str, int, int]]:
     for k, (label, target) in enumerate(targets):
         anchor_row, anchor_col = h / 2, w * (k + 1) / 4
         distance = np.hypot(rows - anchor_row, cols - anchor_col) / max(h, w)
-        score = np.where(np.isfinite(truth), np.abs(truth - target) + 0.5 * distance, np.inf)
+        score = np.where(np.isfinite(truth), np.abs(truth - target) + 0.05 * distance, np.inf)
         row, col = np.unravel_index(int(np.argmin(score)), truth.shape)
         picks.append((label, int(row), int(col)))
     return picks

@@ -40,7 +40,7 @@ def test_changes_verb_writes_geotiff_and_zarr(
 
     zarr_out = tmp_path / "changes.zarr"
     run_cohcube("changes", str(store), "--out", str(zarr_out), "--smooth", "1")
-    layer = xr.open_zarr(zarr_out)
+    layer = xr.open_zarr(zarr_out, consolidated=False)
     assert (layer["change"].values == flagged).all()
 
     again = run_cohcube("changes", str(store), "--out", str(tif), check=False)
