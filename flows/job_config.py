@@ -140,6 +140,11 @@ class ProcessConfig(BaseSettings):
     grid: GridConfig = Field(default_factory=GridConfig, description="Output tile grid.")
     cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="Dask cluster.")
     model: Path | None = Field(None, description="Model card or .pt; none = the shipped model.")
+    on_unreadable: Literal["stop", "skip"] = Field(
+        "stop",
+        description="A scene whose assets cannot be read (after retries): 'stop' the run "
+        "before marking anything complete, or 'skip' the scene and record it in the run log.",
+    )
 
     @classmethod
     def settings_customise_sources(

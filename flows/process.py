@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,9 +23,11 @@ from shapely.geometry import shape
 from tqdm.auto import tqdm
 
 from cohcube.model.artefact import SHIPPED_CARD, card_path_for, read_card
+from cohcube.pipeline.asset_policy import redacted_message
+from cohcube.pipeline.asset_reader import unreadable_assets
 from cohcube.pipeline.clusters import dask_client
-from cohcube.pipeline.cube import build_cube
-from cohcube.pipeline.errors import CohcubeInputError
+from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS, build_cube
+from cohcube.pipeline.errors import AssetReadError, CohcubeInputError
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.search import SceneQuery, search_scenes
@@ -60,6 +63,7 @@ class ProcessReport:
 
     store: str
     tiles: list[TileReport]
+    skipped_scenes: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     @property
@@ -71,6 +75,7 @@ class ProcessReport:
             "store": self.store,
             "pairs_added": self.pairs_added,
             "seconds": round(self.seconds, 1),
+            "skipped_scenes": self.skipped_scenes,
             "tiles": [asdict(t) for t in self.tiles],
         }
 
@@ -153,9 +158,15 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
     )
     scenes = search_scenes(config.catalog, query)
     log.info("%d scenes over %d tiles (%s)", len(scenes), len(tiles), query.describe())
-    layout = StoreLayout(shard_px=min(StoreLayout().shard_px, grid.tile_px))
     bands = tuple(p.lower() for p in config.polarizations)
-    report = ProcessReport(store=store, tiles=[])
+    skipped: dict[str, str] = {}
+    if config.on_unreadable == "skip":
+        skipped = unreadable_assets(scenes, bands, GDAL_HTTP_SETTINGS)
+        for scene, reason in skipped.items():
+            log.warning("skipping scene %s: %s", scene, reason)
+        scenes = [s for s in scenes if s.id not in skipped]
+    layout = StoreLayout(shard_px=min(StoreLayout().shard_px, grid.tile_px))
+    report = ProcessReport(store=store, tiles=[], skipped_scenes=skipped)
     with dask_client(config.cluster.address, n_workers=config.cluster.workers):
         for tile in tqdm(tiles, desc="tiles", unit="tile", disable=not progress):
             report.tiles.append(
@@ -168,6 +179,7 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
             "pairs_added": report.pairs_added,
             "tiles": {t.tile: len(t.pairs_added) for t in report.tiles if t.pairs_added},
             "seconds": round(report.seconds, 1),
+            "skipped_scenes": skipped,
         },
     )
     return report
@@ -212,7 +224,18 @@ def _process_tile(
         chunk=layout.shard_px,
         attrs={"input_collection": config.collection, "tile": tile.id},
     )
-    written = write_coherence(lazy, url, layout)
+    try:
+        written = write_coherence(lazy, url, layout)
+    except Exception as exc:
+        # stackstac's reader error; Dask may hand it back wrapped in a plain Exception.
+        found = re.search(r"Error (opening|reading) [^\n]*?'\)", str(exc))
+        if found is None:
+            raise
+        raise AssetReadError(
+            f"tile {tile.id}: {redacted_message(found.group(0))}; no pair of this run was "
+            "marked complete "
+            "-- re-run to resume, or set on_unreadable: skip to leave such scenes out"
+        ) from None
     tile_report.pairs_added = list(written.new_pairs)
     log.info(
         "tile %s: %d new pairs (%d held)", tile.id, len(written.new_pairs), tile_report.pairs_held

@@ -11,6 +11,7 @@ URLs carry their tokens.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -34,6 +35,11 @@ def redacted(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+def redacted_message(text: str) -> str:
+    """``text`` with the query string of every URL in it removed."""
+    return re.sub(r"(https?://[^\s'\"?]+)\?[^\s'\"]*", r"\1", text)
 
 
 def _is_local_path(href: str) -> bool:

@@ -12,9 +12,11 @@ corrupt file fails after the retries, also naming its URL.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+import rasterio
 from rasterio.windows import Window
 from stackstac.rio_reader import AutoParallelRioReader
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
@@ -85,3 +87,33 @@ class RetryingRioReader(AutoParallelRioReader):  # type: ignore[misc]  # stackst
                         self._reset()
                     raise
         raise AssertionError("unreachable: tenacity re-raises the last error")
+
+
+def unreadable_assets(
+    scenes: list[Any], bands: tuple[str, ...], gdal_settings: dict[str, str], workers: int = 8
+) -> dict[str, str]:
+    """Scenes with a band asset that cannot be opened (after retries): ``{scene id: reason}``.
+
+    Opens each asset's header (a few kB per COG) in a thread pool, with the
+    same transient-failure retries as the reader.
+    """
+
+    def check(item: Any) -> tuple[str, str | None]:
+        for band in bands:
+            href = item.assets[band].href
+            try:
+                for attempt in Retrying(
+                    stop=stop_after_attempt(ATTEMPTS),
+                    wait=wait_exponential(multiplier=0.25, max=4),
+                    retry=retry_if_exception(is_transient),
+                    reraise=True,
+                ):
+                    with attempt, rasterio.Env(**gdal_settings), rasterio.open(href):
+                        pass
+            except Exception as error:  # any failure makes the scene unusable
+                return item.id, f"{band}: {href.split('?', 1)[0]}: {error}"
+        return item.id, None
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(check, scenes))
+    return {scene: reason for scene, reason in results if reason is not None}

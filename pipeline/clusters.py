@@ -22,7 +22,15 @@ def _local(n_workers: int | None, threads_per_worker: int, memory_limit: str) ->
         processes=True,
         memory_limit=memory_limit,
         dashboard_address=":0",
+        # A failed task reaches the driver, which reports it in one line; the
+        # workers' own tracebacks are shown only when debugging (-v).
+        silence_logs=_worker_log_level(),
     )
+
+
+def _worker_log_level() -> int:
+    debugging = logging.getLogger("cohcube").getEffectiveLevel() <= logging.DEBUG
+    return logging.WARNING if debugging else logging.CRITICAL
 
 
 def _cuda() -> LocalCluster:

@@ -33,3 +33,7 @@ class GridError(CohcubeInputError):
 
 class PairingError(CohcubeInputError):
     """Acquisitions that cannot be paired as asked."""
+
+
+class AssetReadError(CohcubeInputError):
+    """An asset could not be read, even after retries."""

@@ -372,12 +372,24 @@ def write_coherence(
         if pending:
             missing = [p for p in pending["pairs"] if p not in wanted]
             if missing:
-                raise StoreError(
-                    f"{url} holds an unfinished batch of {len(pending['pairs'])} pairs that this "
-                    f"job does not produce ({missing[:3]}...); re-run the job that started it"
+                # Never visible to readers, so dropping it loses nothing committed; the
+                # next batch starts at the committed length and overwrites its regions.
+                log.warning(
+                    "%s: abandoning unfinished batch %s (%d pairs, %d of them not produced by "
+                    "this job, e.g. %s)",
+                    url,
+                    pending["id"],
+                    len(pending["pairs"]),
+                    len(missing),
+                    missing[0],
                 )
-            _run_batch(group, url, dataset, pending, layout, report)
-            committed |= set(pending["pairs"])
+                done = f"{DONE_PREFIX}{pending['id']}"
+                if done in group:
+                    del group[done]
+                del group.attrs["cohcube:pending"]
+            else:
+                _run_batch(group, url, dataset, pending, layout, report)
+                committed |= set(pending["pairs"])
         todo = [p for p in wanted if p not in committed]
         if todo:
             batch = {

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+import zarr
+from support.served import served_assets
 
 from cohcube.pipeline.pairs import acquisitions_of, select_pairs
 from cohcube.pipeline.sample_catalog import SampleCatalog
@@ -159,3 +161,36 @@ def test_environment_overrides_the_file(
     assert result.returncode == 2
     assert str(tmp_path / "plain-file") in result.stderr
     assert "not a cohcube" in result.stderr
+
+
+def test_an_unreadable_scene_stops_or_is_skipped(
+    run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    items = _items_until(small_sample, 4, tmp_path / "four.json")
+    victim = json.loads(items.read_text())["features"][-1]
+    name = victim["assets"]["vv"]["href"].rsplit("/", 2)[-2]
+    with served_assets(small_sample, tmp_path, f"missing={name}") as served:
+        four = json.loads(served.read_text())
+        keep = {f["id"] for f in json.loads(items.read_text())["features"]}
+        four["features"] = [f for f in four["features"] if f["id"] in keep]
+        served.write_text(json.dumps(four))
+        store = tmp_path / "cube.zarr"
+        job = _job(small_sample, served, store, tiny_artefact)
+        config = _config(tmp_path / "job.yaml", **job)
+        stopped = run_cohcube("process", str(config), check=False)
+        assert stopped.returncode == 2, stopped.stderr[-3000:]
+        assert "Traceback" not in stopped.stderr, stopped.stderr
+        errors = [line for line in stopped.stderr.splitlines() if line.startswith("cohcube: error")]
+        assert len(errors) == 1, stopped.stderr
+        assert name in errors[0]
+        assert "no pair of this run was marked complete" in errors[0]
+        assert all(open_tile(store, t).sizes["pair"] == 0 for t in tile_ids(str(store)))
+
+        _config(config, **job | {"on_unreadable": "skip"})
+        run_cohcube("process", str(config), "--json", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert list(report["skipped_scenes"]) == [victim["id"]]
+    assert name in report["skipped_scenes"][victim["id"]]
+    assert report["pairs_added"] > 0
+    runs = zarr.open_group(str(store), mode="r").attrs["cohcube:runs"]
+    assert list(runs[-1]["skipped_scenes"]) == [victim["id"]]
