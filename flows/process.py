@@ -33,7 +33,7 @@ from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.search import SceneQuery, search_scenes
 from cohcube.pipeline.store import StoreLayout, committed_pairs, write_coherence
 from cohcube.pipeline.tile_store import (
-    latest_acquisition,
+    held_through,
     open_tile_set,
     record_run,
     tile_url,
@@ -92,15 +92,15 @@ def _lookback_days(pairs: PairConfig) -> float:
 def _datetime_range(config: ProcessConfig, store: str) -> str | None:
     start = config.time.start
     if start == "last-run":
-        latest = latest_acquisition(store)
-        if latest is None:
+        held = held_through(store)
+        if held is None:
             log.info("time.start last-run: the store is empty, searching from the beginning")
             start = None
         else:
-            newest = pd.Timestamp(latest).tz_localize("UTC").to_pydatetime()
+            newest = pd.Timestamp(held).tz_localize("UTC").to_pydatetime()
             start = newest - dt.timedelta(days=_lookback_days(config.pairs), seconds=1)
             log.info(
-                "time.start last-run: newest held acquisition %s, searching from %s",
+                "time.start last-run: every tile holds pairs up to %s, searching from %s",
                 newest.isoformat(),
                 start.isoformat(),
             )

@@ -58,6 +58,16 @@ def is_transient(error: BaseException) -> bool:
     return any(marker in text for marker in TRANSIENT_MARKERS)
 
 
+def _retrying() -> Retrying:
+    """The retry policy of asset reads: transient failures, exponential back-off."""
+    return Retrying(
+        stop=stop_after_attempt(ATTEMPTS),
+        wait=wait_exponential(multiplier=0.25, max=4),
+        retry=retry_if_exception(is_transient),
+        reraise=True,
+    )
+
+
 class RetryingRioReader(AutoParallelRioReader):  # type: ignore[misc]  # stackstac is untyped
     """stackstac's reader, with retries of transient connection failures."""
 
@@ -70,13 +80,7 @@ class RetryingRioReader(AutoParallelRioReader):  # type: ignore[misc]  # stackst
                 self._dataset = None
 
     def read(self, window: Window, **kwargs: Any) -> np.ndarray:
-        retrying = Retrying(
-            stop=stop_after_attempt(ATTEMPTS),
-            wait=wait_exponential(multiplier=0.25, max=4),
-            retry=retry_if_exception(is_transient),
-            reraise=True,
-        )
-        for attempt in retrying:
+        for attempt in _retrying():
             with attempt:
                 try:
                     result: np.ndarray = super().read(window, **kwargs)
@@ -102,12 +106,7 @@ def unreadable_assets(
         for band in bands:
             href = item.assets[band].href
             try:
-                for attempt in Retrying(
-                    stop=stop_after_attempt(ATTEMPTS),
-                    wait=wait_exponential(multiplier=0.25, max=4),
-                    retry=retry_if_exception(is_transient),
-                    reraise=True,
-                ):
+                for attempt in _retrying():
                     with attempt, rasterio.Env(**gdal_settings), rasterio.open(href):
                         pass
             except Exception as error:  # any failure makes the scene unusable

@@ -2,18 +2,21 @@
 
 For every pixel and every series of pairs with the same relative orbit,
 orbit direction and temporal baseline, each pair's coherence is compared with
-the pixel's own typical coherence in that series: a robust z-score
-``(c - median) / (1.4826 * MAD)`` (spread floored at ``min_spread``). A pair
-whose coherence falls at least ``z_threshold`` robust deviations *and*
-``min_drop`` below the median flags a change between its two acquisitions;
+the pixel's own level before it: the median of the series' earlier pairs that
+do not overlap it in time (for the first pairs of a series, which have none,
+the later ones), as a robust z-score ``(c - median) / (1.4826 * MAD)``
+(spread floored at ``min_spread``). A pair whose coherence falls at least
+``z_threshold`` robust deviations *and* ``min_drop`` below that median flags
+a change between its two acquisitions;
 the pixel's event is its earliest flagged pair (the onset: a flood also
 decorrelates the pairs spanning its end). Coherence is first
 averaged over a small window (``smooth_px``), the scale of the fields and
 plots whose change we look for, which suppresses estimation noise.
 
-``history="all"`` compares with the whole series (analysis of an archive);
-``history="past"`` only with earlier pairs (monitoring: a new pair is judged
-by what came before it, needing ``min_history`` of them).
+``history="all"`` lets the first pairs of a series be judged by later ones
+and counts pairs on both sides towards ``min_history`` (analysis of an
+archive); ``history="past"`` uses earlier pairs only (monitoring: a new pair
+is judged by what came before it, needing ``min_history`` of them).
 """
 
 from __future__ import annotations
@@ -111,9 +114,8 @@ def _detect_block(
         for pair in indices:
             # History: pairs of the series that do not overlap this one in time.
             before = smooth[[i for i in indices if ends[i] <= starts[pair]]]
-            after = smooth[[i for i in indices if starts[i] >= ends[pair]]]
-            if history == "past":
-                after = after[:0]
+            later = [i for i in indices if starts[i] >= ends[pair]] if history == "all" else []
+            after = smooth[later]
             if len(before) + len(after) < min_history:
                 continue
             level, spread = _level_and_spread(before, after, min_spread)
@@ -151,7 +153,7 @@ def detect_changes(
         min_drop: coherence drop below the median that flags a change.
         min_spread: floor on the robust spread (coherence units), so steady
             pixels do not flag tiny wobbles.
-        tolerance_days: pairs whose baselines differ by less are one series.
+        tolerance_days: baselines are rounded to multiples of this to form series.
 
     Returns:
         Dataset on ``(y, x)``: ``change`` (bool), ``change_start`` and

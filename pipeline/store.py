@@ -121,12 +121,18 @@ def _pair_ids(group: zarr.Group) -> set[str]:
     return {str(v) for v in np.asarray(group["pair"][:])}  # type: ignore[index]
 
 
-def is_coherence_cube(url: str) -> bool:
+def store_format(url: str) -> str | None:
+    """The ``cohcube:format`` marker of the Zarr group at ``url`` (None: no group, no marker)."""
     try:
         group = zarr.open_group(url, mode="r")
     except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
-        return False
-    return group.attrs.get("cohcube:format") == FORMAT
+        return None
+    marker = group.attrs.get("cohcube:format")
+    return marker if isinstance(marker, str) else None
+
+
+def is_coherence_cube(url: str) -> bool:
+    return store_format(url) == FORMAT
 
 
 def _consolidated(url: str) -> bool:

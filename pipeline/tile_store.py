@@ -18,7 +18,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from .store import StoreError, is_coherence_cube, open_coherence_cube
+from .store import StoreError, is_coherence_cube, open_coherence_cube, store_format
 from .tiles import TileGrid
 
 log = logging.getLogger(__name__)
@@ -33,11 +33,7 @@ def tile_url(store: str, tile_id: str) -> str:
 
 
 def _is_tile_set(store: str) -> bool:
-    try:
-        group = zarr.open_group(store, mode="r")
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
-        return False
-    return group.attrs.get("cohcube:format") == TILE_SET_FORMAT
+    return store_format(store) == TILE_SET_FORMAT
 
 
 def open_tile_set(store: str, tiles: TileGrid) -> zarr.Group:
@@ -94,15 +90,16 @@ def open_tile(store: str | Path, tile_id: str) -> xr.Dataset:
     return open_coherence_cube(tile_url(str(store), tile_id))
 
 
-def latest_acquisition(store: str) -> np.datetime64 | None:
-    """Newest secondary acquisition time held by any tile, or None for an empty store."""
-    latest: np.datetime64 | None = None
-    for tile_id in tile_ids(store):
-        times = open_tile(store, tile_id)["secondary_time"].values
-        if times.size:
-            newest = times.max()
-            latest = newest if latest is None or newest > latest else latest
-    return latest
+def held_through(store: str) -> np.datetime64 | None:
+    """Time up to which every tile holding a cube has its pairs: the oldest of the tiles'
+    newest secondary acquisitions (a tile that fell behind, e.g. after a failed run, sets
+    it). None when no tile holds a pair."""
+    newest = [
+        times.max()
+        for tile_id in tile_ids(store)
+        if (times := open_tile(store, tile_id)["secondary_time"].values).size
+    ]
+    return min(newest) if newest else None
 
 
 def record_run(group: zarr.Group, summary: dict[str, Any]) -> None:
