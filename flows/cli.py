@@ -304,6 +304,12 @@ Catalog = Annotated[
         help="STAC API URL or local catalog/ItemCollection file (default: the embedded sample)."
     ),
 ]
+TokenEnv = Annotated[
+    str | None,
+    typer.Option(
+        help="Environment variable holding a bearer token for the STAC API (never logged)."
+    ),
+]
 Bbox = Annotated[str | None, typer.Option(help="west,south,east,north in degrees.")]
 Datetime = Annotated[str | None, typer.Option(help="RFC 3339 instant or start/end interval.")]
 
@@ -352,6 +358,7 @@ def search(
     platform: Annotated[
         list[str] | None, typer.Option(help="Platform(s), e.g. sentinel-1a.")
     ] = None,
+    token_env: TokenEnv = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -359,12 +366,15 @@ def search(
     _setup(verbose, quiet)
     from cohcube.pipeline.search import SceneQuery, search_scenes
 
+    from .job_config import bearer_headers
+
     with _user_errors():
         query = _query(
             collection, bbox, datetime, polarizations, orbit_state, relative_orbit, platform
         )
         assert isinstance(query, SceneQuery)
-        scenes = search_scenes(catalog, query)
+        headers = bearer_headers(token_env, "--token-env")
+        scenes = search_scenes(catalog, query, headers=headers)
     for item in scenes:
         props = item.properties
         typer.echo(
@@ -386,23 +396,31 @@ def pairs(
     ] = None,
     policy: Annotated[str, typer.Option(help="fixed, nearest or all.")] = "fixed",
     max_baseline: Annotated[float | None, typer.Option(help="Longest baseline, days.")] = None,
+    token_env: TokenEnv = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
     """List the interferometric pairs of a search (same orbit and direction only)."""
     _setup(verbose, quiet)
-    from cohcube.pipeline.pairs import acquisitions_of, select_pairs
+    from cohcube.pipeline.pairs import acquisitions_of, explain_no_pairs, select_pairs
     from cohcube.pipeline.search import SceneQuery, search_scenes
+
+    from .job_config import bearer_headers
 
     with _user_errors():
         query = _query(collection, bbox, datetime, "VV", None, None, None)
         assert isinstance(query, SceneQuery)
+        headers = bearer_headers(token_env, "--token-env")
+        passes = acquisitions_of(search_scenes(catalog, query, headers=headers))
+        baselines = tuple(baseline or (12.0,))
         table = select_pairs(
-            acquisitions_of(search_scenes(catalog, query)),
-            tuple(baseline or (12.0,)),
+            passes,
+            baselines,
             policy=policy,  # type: ignore[arg-type]
             max_baseline_days=max_baseline,
         )
+        if table.empty:
+            raise explain_no_pairs(passes, baselines, policy)
     for row in table.itertuples():
         typer.echo(
             f"{row.reference_time:%Y-%m-%d} -> {row.secondary_time:%Y-%m-%d}  "

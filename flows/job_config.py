@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -127,6 +128,12 @@ class ProcessConfig(BaseSettings):
     catalog: str | None = Field(
         None, description="STAC API URL or local catalog file; none = the embedded sample."
     )
+    catalog_token_env: str | None = Field(
+        None,
+        description="Name of an environment variable holding a bearer token for the STAC API "
+        "(sent as 'Authorization: Bearer ...'; the token itself never goes in the file, the "
+        "logs or the store).",
+    )
     collection: str = Field("sentinel-1-rtc", description="STAC collection id.")
     polarizations: tuple[Literal["VV", "VH"], ...] = Field(
         ("VV", "VH"), min_length=1, description="Bands to stack (must cover the model's)."
@@ -157,6 +164,23 @@ class ProcessConfig(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The environment wins over the file (passed as init values).
         return (env_settings, init_settings)
+
+
+def bearer_headers(variable: str | None, field: str = "catalog_token_env") -> dict[str, str]:
+    """HTTP headers carrying the bearer token held by environment ``variable`` (none: no headers).
+
+    Raises:
+        ConfigError: the variable is named but not set (naming ``field`` and the variable).
+    """
+    if variable is None:
+        return {}
+    token = os.environ.get(variable, "").strip()
+    if not token:
+        raise ConfigError(
+            f"{field}: the environment variable {variable} is not set; export the STAC API "
+            "token in it (or remove the setting for an open API)"
+        )
+    return {"Authorization": f"Bearer {token}"}
 
 
 def load_process_config(path: Path) -> ProcessConfig:

@@ -40,7 +40,7 @@ from cohcube.pipeline.tile_store import (
 )
 from cohcube.pipeline.tiles import Tile, TileGrid, tiles_for_region
 
-from .job_config import PairConfig, ProcessConfig
+from .job_config import PairConfig, ProcessConfig, bearer_headers
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,8 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
         orbit_state=config.orbit_state,
         relative_orbits=tuple(config.relative_orbits),
     )
-    scenes = search_scenes(config.catalog, query)
+    headers = bearer_headers(config.catalog_token_env)
+    scenes = search_scenes(config.catalog, query, headers=headers)
     log.info("%d scenes over %d tiles (%s)", len(scenes), len(tiles), query.describe())
     bands = tuple(p.lower() for p in config.polarizations)
     skipped: dict[str, str] = {}

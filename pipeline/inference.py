@@ -35,6 +35,7 @@ from cohcube.model.artefact import (
 from cohcube.model.preprocessing import InputContract, network_input
 
 from .errors import CohcubeInputError
+from .pairs import acquisitions, check_same_track
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +181,7 @@ def predict_coherence(
     """
     if pairs.empty:
         raise CohcubeInputError("no pairs to process; check the pair policy and the time range")
+    check_same_track(acquisitions(cube), pairs)
     card_path = card_path_for(Path(model)) if model is not None else SHIPPED_CARD
     card = read_card(card_path)
     contract = InputContract.from_dict(card["input"])

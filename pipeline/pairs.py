@@ -132,3 +132,63 @@ def _row(
         ref["platform"],
         sec["platform"],
     ]
+
+
+def _track_name(orbit: object, state: object) -> str:
+    return f"relative orbit {orbit} {state}"
+
+
+def explain_no_pairs(
+    table: pd.DataFrame, baselines_days: Sequence[float], policy: str = "fixed"
+) -> PairingError:
+    """Why an acquisitions table gives no pair: the tracks and how many passes each has.
+
+    Returned (not raised) so callers decide whether "no pair" is an error.
+    """
+    tracks = table.groupby(["relative_orbit", "orbit_state"], sort=True).size()
+    listing = ", ".join(
+        f"{_track_name(*track)}: {count} pass(es)"
+        for track, count in zip(tracks.index.tolist(), tracks.tolist(), strict=True)
+    )
+    wanted = f"baselines {list(baselines_days)} d" if policy == "fixed" else f"policy {policy}"
+    mixed = (
+        "; pairs never cross relative orbits or orbit directions (different viewing "
+        "geometries): search one track (--relative-orbit, --orbit-state) over a longer time"
+        if len(tracks) > 1
+        else "; search a longer time range"
+    )
+    return PairingError(
+        f"no pair with {wanted} among {len(table)} acquisition(s) on {len(tracks)} track(s) "
+        f"({listing}){mixed}"
+    )
+
+
+def check_same_track(acquisitions_table: pd.DataFrame, pairs: pd.DataFrame) -> None:
+    """Refuse pairs whose two acquisitions differ in relative orbit or orbit direction.
+
+    Args:
+        acquisitions_table: the cube's ``acquisitions`` (one row per time step).
+        pairs: a pair table (``reference_index``/``secondary_index`` into the time steps).
+
+    Raises:
+        PairingError: naming the first cross-track pair and both tracks.
+    """
+    tracks = list(
+        zip(
+            acquisitions_table["relative_orbit"].tolist(),
+            acquisitions_table["orbit_state"].tolist(),
+            strict=True,
+        )
+    )
+    for pair_id, ref, sec in zip(
+        pairs["pair_id"].tolist(),
+        pairs["reference_index"].tolist(),
+        pairs["secondary_index"].tolist(),
+        strict=True,
+    ):
+        if tracks[ref] != tracks[sec]:
+            raise PairingError(
+                f"pair {pair_id}: the reference lies on {_track_name(*tracks[ref])}, the "
+                f"secondary on {_track_name(*tracks[sec])}; coherence needs two passes of the "
+                "same track (select_pairs only makes such pairs)"
+            )

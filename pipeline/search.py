@@ -12,16 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pystac
 import requests
 from pystac_client import Client
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
+from requests.adapters import HTTPAdapter
 from shapely.geometry import box, shape
 from urllib3.util.retry import Retry
 
@@ -216,6 +218,25 @@ def read_local_items(path: Path) -> list[pystac.Item]:
     )
 
 
+class CredentialAdapter(HTTPAdapter):
+    """Adds credential headers to requests for the catalog's own host, as they are sent.
+
+    Not as session headers: pystac-client logs every request's headers at
+    debug level before sending, and a next-page link to another host must
+    not receive the catalog's token.
+    """
+
+    def __init__(self, headers: Mapping[str, str], catalog_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._headers = dict(headers)
+        self._netloc = urlsplit(catalog_url).netloc
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        if urlsplit(request.url or "").netloc == self._netloc:
+            request.headers.update(self._headers)
+        return super().send(request, *args, **kwargs)
+
+
 def _api_items(
     url: str,
     query: SceneQuery,
@@ -223,6 +244,7 @@ def _api_items(
     timeout_s: float,
     retries: int,
     max_items: int | None,
+    headers: Mapping[str, str] | None,
 ) -> list[pystac.Item]:
     # Refused connections get two quick retries; HTTP 429/5xx answers the full budget.
     retry = Retry(
@@ -234,6 +256,10 @@ def _api_items(
         raise_on_status=False,
     )
     stac_io = StacApiIO(max_retries=retry, timeout=timeout_s)
+    if headers:
+        adapter = CredentialAdapter(headers, url, max_retries=retry)
+        stac_io.session.mount("http://", adapter)
+        stac_io.session.mount("https://", adapter)
     try:
         client = Client.open(url, stac_io=stac_io, modifier=modifier, timeout=timeout_s)
         search = client.search(
@@ -246,22 +272,38 @@ def _api_items(
         return list(search.items())
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise CatalogUnreachableError(
-            f"cannot reach the STAC API at {url} ({type(exc).__name__}); check the URL and the "
-            "network, or pass a local catalog path"
+            f"cannot reach the STAC API at {redacted(url)} ({type(exc).__name__}); check the "
+            "URL and the network, or pass a local catalog path"
         ) from None
     except requests.exceptions.RetryError:
         raise CatalogUnreachableError(
-            f"the STAC API at {url} kept failing after {retries} retries; try again later"
+            f"the STAC API at {redacted(url)} kept failing after {retries} retries; try again later"
         ) from None
     except APIError as exc:
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, requests.ConnectionError | requests.Timeout):
             raise CatalogUnreachableError(
-                f"cannot reach the STAC API at {url} ({type(cause).__name__}); check the URL and "
-                "the network, or pass a local catalog path"
+                f"cannot reach the STAC API at {redacted(url)} ({type(cause).__name__}); check "
+                "the URL and the network, or pass a local catalog path"
             ) from None
-        message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else "no detail"
-        raise SearchError(f"the STAC API at {url} refused the search: {message}") from None
+        status = getattr(exc, "status_code", None)
+        if status in RETRY_STATUSES:
+            raise CatalogUnreachableError(
+                f"the STAC API at {redacted(url)} kept failing (HTTP {status}) after {retries} "
+                "retries; try again later"
+            ) from None
+        detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        message = f"HTTP {status}" if status else "no detail"
+        if detail and not detail.startswith("<"):  # JSON/text detail, not an HTML error page
+            message += f": {detail}"
+        if status in (401, 403):
+            message += (
+                " (the API wants credentials: pass a token through the environment, "
+                "e.g. catalog_token_env in the job config)"
+            )
+        raise SearchError(
+            f"the STAC API at {redacted(url)} refused the search: {message}"
+        ) from None
 
 
 def search_scenes(
@@ -272,6 +314,7 @@ def search_scenes(
     timeout_s: float = 30.0,
     retries: int = 5,
     max_items: int | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> list[pystac.Item]:
     """Scenes matching ``query``, oldest first.
 
@@ -283,6 +326,7 @@ def search_scenes(
         timeout_s: HTTP timeout per request, seconds.
         retries: retries of transient HTTP errors (with exponential back-off).
         max_items: stop after this many items from the API.
+        headers: extra HTTP headers for the API (e.g. ``Authorization``); never logged.
 
     Raises:
         CatalogUnreachableError, SearchError, EmptySearchError, UnsafeAssetError
@@ -294,7 +338,7 @@ def search_scenes(
         catalog = default_sample_catalog()
     source = str(catalog)
     if source.startswith(("http://", "https://")):
-        found = _api_items(source, query, modifier, timeout_s, retries, max_items)
+        found = _api_items(source, query, modifier, timeout_s, retries, max_items, headers)
     else:
         found = [i for i in read_local_items(Path(source)) if _matches_space_time(i, query)]
         if modifier is not None:

@@ -6,6 +6,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from support.served import proxied_api, stac_api
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
@@ -31,3 +33,30 @@ def test_search_errors_are_one_line(run_cohcube: Run) -> None:
     unreachable = run_cohcube("search", "--catalog", "http://127.0.0.1:9/", check=False)
     assert unreachable.returncode == 2
     assert "cannot reach the STAC API" in unreachable.stderr
+
+
+def test_a_token_from_the_environment_reaches_the_api_and_no_log(
+    run_cohcube: Run, tmp_path: Path
+) -> None:
+    token = "tok-93be1c7d5a"
+    run_cohcube("sample-catalog", str(tmp_path / "sample"), "--size", "128")
+    folder = tmp_path / "sample" / "sentinel-1-rtc"
+    with (
+        stac_api(folder / "collection.json", folder / "items.json") as api,
+        proxied_api(api, token=token) as url,
+    ):
+        env = {"STAC_TOKEN": token}
+        args = ("search", "--catalog", url, "-vv")
+        found = run_cohcube(*args, "--token-env", "STAC_TOKEN", env=env)
+        refused = run_cohcube(*args, check=False, env=env)
+        unset = run_cohcube(*args, "--token-env", "NO_SUCH_TOKEN_VAR", check=False)
+    assert "28 scene(s)" in found.stderr
+    assert refused.returncode == 2
+    assert "Traceback" not in refused.stderr
+    (error,) = [line for line in refused.stderr.splitlines() if line.startswith("cohcube: error")]
+    assert "HTTP 401" in error
+    assert "credentials" in error
+    assert unset.returncode == 2
+    assert "--token-env: the environment variable NO_SUCH_TOKEN_VAR is not set" in unset.stderr
+    for result in (found, refused, unset):
+        assert token not in result.stdout + result.stderr

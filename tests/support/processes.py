@@ -18,11 +18,19 @@ def free_port() -> int:
 
 
 def start_server(
-    command: Sequence[str], ready_url: str, timeout_s: float = 30.0
+    command: Sequence[str],
+    ready_url: str,
+    timeout_s: float = 30.0,
+    env: dict[str, str] | None = None,
+    ready_headers: dict[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start ``command`` and wait until ``ready_url`` answers 200."""
+    """Start ``command`` (with extra ``env``) and wait until ``ready_url`` answers 200."""
     process = subprocess.Popen(
-        list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        list(command),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
     )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -30,7 +38,8 @@ def start_server(
             err = process.stderr.read().decode() if process.stderr else ""
             raise RuntimeError(f"{command[0]} exited with {process.returncode}: {err}")
         try:
-            with urllib.request.urlopen(ready_url, timeout=1) as response:
+            request = urllib.request.Request(ready_url, headers=ready_headers or {})
+            with urllib.request.urlopen(request, timeout=1) as response:
                 if response.status == 200:
                     return process
         except OSError:

@@ -32,3 +32,47 @@ def served_assets(sample: SampleCatalog, folder: Path, *faults: str) -> Iterator
         yield items
     finally:
         stop_server(server)
+
+
+@contextmanager
+def proxied_api(api_url: str, *faults: str, token: str | None = None) -> Iterator[str]:
+    """Yield the URL of a fault-injecting proxy in front of the STAC API at ``api_url``.
+
+    ``faults`` are the proxy's options (``503=3``, ``reset=4``, ``always=503``);
+    with ``token``, requests without ``Authorization: Bearer <token>`` get 401.
+    The proxy is stopped by its PID on exit.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proxy = start_server(
+        [sys.executable, str(SUPPORT / "stac_proxy.py"), api_url, str(port), *faults],
+        f"{url}/__ready",
+        env={"PROXY_REQUIRED_TOKEN": token} if token else None,
+    )
+    try:
+        yield url
+    finally:
+        stop_server(proxy)
+
+
+@contextmanager
+def stac_api(collection: Path, items: Path) -> Iterator[str]:
+    """Yield the URL of a real STAC API (``rustac serve``) holding ``items``; stopped by PID."""
+    port = free_port()
+    rustac = Path(sys.executable).with_name("rustac")
+    url = f"http://127.0.0.1:{port}"
+    api = start_server(
+        [
+            str(rustac if rustac.exists() else "rustac"),
+            "serve",
+            str(collection),
+            str(items),
+            "--addr",
+            f"127.0.0.1:{port}",
+        ],
+        f"{url}/collections",
+    )
+    try:
+        yield url
+    finally:
+        stop_server(api)
