@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,27 @@ def test_sample_catalog_search_pairs(run_cohcube: Run, tmp_path: Path) -> None:
     again = run_cohcube("sample-catalog", str(tmp_path / "sample"), "--size", "128", check=False)
     assert again.returncode == 2
     assert "not empty" in again.stderr
+
+    # Two passes 12 days apart, but on different tracks: asked to pair, cohcube explains why not.
+    document = json.loads(items.read_text())
+    days = sorted({f["properties"]["datetime"][:10] for f in document["features"]})
+    document["features"] = [
+        f for f in document["features"] if f["properties"]["datetime"][:10] in (days[0], days[2])
+    ]
+    for feature in document["features"]:
+        if feature["properties"]["datetime"][:10] == days[2]:
+            feature["properties"]["sat:relative_orbit"] = 22
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps(document))
+    refused = run_cohcube("pairs", "--catalog", str(mixed), check=False)
+    assert refused.returncode == 2
+    assert "Traceback" not in refused.stderr
+    assert [line for line in refused.stderr.splitlines() if "error" in line] == [
+        "cohcube: error: no pair with baselines [12.0] d among 2 acquisition(s) on 2 track(s) "
+        "(relative orbit 22 ascending: 1 pass(es), relative orbit 73 ascending: 1 pass(es)); "
+        "pairs never cross relative orbits or orbit directions (different viewing geometries): "
+        "search one track (--relative-orbit, --orbit-state) over a longer time"
+    ]
 
 
 def test_search_errors_are_one_line(run_cohcube: Run) -> None:

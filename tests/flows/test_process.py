@@ -194,3 +194,24 @@ def test_an_unreadable_scene_stops_or_is_skipped(
     assert report["pairs_added"] > 0
     runs = zarr.open_group(str(store), mode="r").attrs["cohcube:runs"]
     assert list(runs[-1]["skipped_scenes"]) == [victim["id"]]
+
+
+def test_an_incompatible_model_card_is_refused(
+    run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    card = json.loads(tiny_artefact.with_suffix(".json").read_text())
+    card["format_version"] = 99
+    (tmp_path / "model.pt").write_bytes(tiny_artefact.read_bytes())
+    (tmp_path / "model.json").write_text(json.dumps(card))
+    store = tmp_path / "c.zarr"
+    config = _config(
+        tmp_path / "job.yaml",
+        **_job(small_sample, small_sample.items, store, tmp_path / "model.json"),
+    )
+    result = run_cohcube("process", str(config), check=False)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "model card" in line
+    assert "format version 99" in line
+    assert "re-export" in line
+    assert not store.exists()

@@ -7,7 +7,8 @@ import pytest
 
 from cohcube.pipeline.cube import build_cube
 from cohcube.pipeline.errors import PairingError
-from cohcube.pipeline.pairs import select_pairs
+from cohcube.pipeline.inference import predict_coherence
+from cohcube.pipeline.pairs import acquisitions, check_same_track, explain_no_pairs, select_pairs
 from cohcube.pipeline.sample_catalog import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, search_scenes
 
@@ -91,3 +92,30 @@ def test_pairs_from_scenes_match_pairs_from_the_cube(cube, small_sample: SampleC
     from_scenes = select_pairs(acquisitions_of(scenes), (6, 12, 24))
     from_cube = select_pairs(cube, (6, 12, 24))
     assert list(from_scenes.pair_id) == list(from_cube.pair_id)
+
+
+def test_no_pair_is_explained_by_track() -> None:
+    table = _table(
+        [
+            ("2026-01-01T17:00", 73, "ascending"),
+            ("2026-01-07T05:00", 22, "descending"),
+            ("2026-01-13T17:00", 44, "ascending"),
+        ]
+    )
+    assert select_pairs(table, (12,)).empty
+    message = str(explain_no_pairs(table, (12,)))
+    assert "3 acquisition(s) on 3 track(s)" in message
+    assert "relative orbit 22 descending: 1 pass(es)" in message
+    assert "never cross relative orbits" in message
+
+
+def test_a_cross_track_pair_is_refused(cube) -> None:  # type: ignore[no-untyped-def]
+    orbits = cube["relative_orbit"].values.copy()
+    orbits[1] = 22
+    mixed = cube.assign_coords(relative_orbit=("time", orbits))
+    pairs = select_pairs(cube).iloc[:1].copy()
+    pairs["reference_index"], pairs["secondary_index"] = 0, 1
+    with pytest.raises(PairingError, match=r"relative orbit 22 ascending"):
+        check_same_track(acquisitions(mixed), pairs)
+    with pytest.raises(PairingError, match="same track"):
+        predict_coherence(mixed, pairs)
