@@ -149,8 +149,9 @@ class ProcessConfig(BaseSettings):
     model: Path | None = Field(None, description="Model card or .pt; none = the shipped model.")
     on_unreadable: Literal["stop", "skip"] = Field(
         "stop",
-        description="A scene whose assets cannot be read (after retries): 'stop' the run "
-        "before marking anything complete, or 'skip' the scene and record it in the run log.",
+        description="A scene whose assets cannot be read (after retries) or hold no valid "
+        "pixel: 'stop' the run before marking anything complete, or 'skip' the scene and "
+        "record it in the run log.",
     )
 
     @classmethod

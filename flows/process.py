@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 
 from cohcube.model.artefact import SHIPPED_CARD, card_path_for, read_card
 from cohcube.pipeline.asset_policy import redacted_message
-from cohcube.pipeline.asset_reader import unreadable_assets
+from cohcube.pipeline.asset_reader import unusable_scenes
 from cohcube.pipeline.clusters import dask_client
 from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS, build_cube
 from cohcube.pipeline.errors import AssetReadError, CohcubeInputError
@@ -160,12 +160,23 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
     scenes = search_scenes(config.catalog, query, headers=headers)
     log.info("%d scenes over %d tiles (%s)", len(scenes), len(tiles), query.describe())
     bands = tuple(p.lower() for p in config.polarizations)
-    skipped: dict[str, str] = {}
-    if config.on_unreadable == "skip":
-        skipped = unreadable_assets(scenes, bands, GDAL_HTTP_SETTINGS)
-        for scene, reason in skipped.items():
-            log.warning("skipping scene %s: %s", scene, reason)
-        scenes = [s for s in scenes if s.id not in skipped]
+    skipped = unusable_scenes(scenes, bands, GDAL_HTTP_SETTINGS)
+    if skipped and config.on_unreadable == "stop":
+        scene, reason = next(iter(skipped.items()))
+        more = f" (and {len(skipped) - 1} more scene(s))" if len(skipped) > 1 else ""
+        raise AssetReadError(
+            f"scene {scene}: {redacted_message(reason)}{more}; no pair of this run was marked "
+            "complete -- fix the catalog and re-run, or set on_unreadable: skip to leave such "
+            "scenes out"
+        )
+    for scene, reason in skipped.items():
+        log.warning("skipping scene %s: %s", scene, redacted_message(reason))
+    scenes = [s for s in scenes if s.id not in skipped]
+    if not scenes:
+        raise AssetReadError(
+            f"every one of the {len(skipped)} scene(s) found is unusable; first: "
+            f"{redacted_message(next(iter(skipped.values())))}"
+        )
     layout = StoreLayout(shard_px=min(StoreLayout().shard_px, grid.tile_px))
     report = ProcessReport(store=store, tiles=[], skipped_scenes=skipped)
     with dask_client(config.cluster.address, n_workers=config.cluster.workers):

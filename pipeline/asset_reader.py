@@ -93,13 +93,37 @@ class RetryingRioReader(AutoParallelRioReader):  # type: ignore[misc]  # stackst
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
 
-def unreadable_assets(
+#: Largest asset read whole (decimated) when it has no overviews to read instead, pixels.
+MAX_WHOLE_READ_PX = 16_000_000
+#: Side of the decimated view an empty-scene check looks at, pixels.
+PREVIEW_PX = 512
+
+
+def _empty_reason(dataset: Any) -> str | None:
+    """Why an open asset holds no valid pixel, or None (also None when it cannot tell cheaply).
+
+    Reads a decimated view (overviews when the COG has them), so a scene whose
+    every pixel is nodata or NaN is caught for a few kB to a few MB.
+    """
+    if not dataset.overviews(1) and dataset.width * dataset.height > MAX_WHOLE_READ_PX:
+        log.debug("%s: no overviews, too large to check for content", dataset.name)
+        return None
+    shape = (min(dataset.height, PREVIEW_PX), min(dataset.width, PREVIEW_PX))
+    view = dataset.read(1, out_shape=shape, masked=True)
+    data = np.ma.filled(view.astype(np.float64), np.nan)
+    if np.isfinite(data).any():
+        return None
+    return "holds no valid pixel (every pixel is nodata or NaN)"
+
+
+def unusable_scenes(
     scenes: list[Any], bands: tuple[str, ...], gdal_settings: dict[str, str], workers: int = 8
 ) -> dict[str, str]:
-    """Scenes with a band asset that cannot be opened (after retries): ``{scene id: reason}``.
+    """Scenes with a band asset that cannot be read or holds no data: ``{scene id: reason}``.
 
-    Opens each asset's header (a few kB per COG) in a thread pool, with the
-    same transient-failure retries as the reader.
+    Opens each asset (with the same transient-failure retries as the reader)
+    in a thread pool and looks at a decimated view of its first band; the
+    reason names the band and the asset URL without its query string.
     """
 
     def check(item: Any) -> tuple[str, str | None]:
@@ -107,10 +131,12 @@ def unreadable_assets(
             href = item.assets[band].href
             try:
                 for attempt in _retrying():
-                    with attempt, rasterio.Env(**gdal_settings), rasterio.open(href):
-                        pass
+                    with attempt, rasterio.Env(**gdal_settings), rasterio.open(href) as dataset:
+                        empty = _empty_reason(dataset)
             except Exception as error:  # any failure makes the scene unusable
                 return item.id, f"{band}: {href.split('?', 1)[0]}: {error}"
+            if empty is not None:
+                return item.id, f"{band}: {href.split('?', 1)[0]}: {empty}"
         return item.id, None
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rasterio
 import yaml
 import zarr
 from support.served import served_assets
@@ -215,3 +216,44 @@ def test_an_incompatible_model_card_is_refused(
     assert "format version 99" in line
     assert "re-export" in line
     assert not store.exists()
+
+
+def _blank_copy(href: str, out: Path) -> str:
+    """A copy of the COG at ``href`` with every pixel NaN (an empty scene)."""
+    with rasterio.open(href) as source:
+        profile = source.profile
+        data = np.full((source.count, source.height, source.width), np.nan, source.dtypes[0])
+    with rasterio.open(out, "w", **profile) as target:
+        target.write(data)
+    return str(out)
+
+
+def test_an_all_nan_scene_stops_or_is_skipped(
+    run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    items = _items_until(small_sample, 4, tmp_path / "four.json")
+    document = json.loads(items.read_text())
+    victim = document["features"][-1]
+    for band in ("vv", "vh"):
+        asset = victim["assets"][band]
+        href = str((small_sample.items.parent / asset["href"]).resolve())
+        asset["href"] = _blank_copy(href, tmp_path / f"blank-{band}.tif")
+    items.write_text(json.dumps(document))
+    store = tmp_path / "cube.zarr"
+    job = _job(small_sample, items, store, tiny_artefact)
+    config = _config(tmp_path / "job.yaml", **job)
+
+    stopped = run_cohcube("process", str(config), check=False)
+    assert stopped.returncode == 2
+    assert "Traceback" not in stopped.stderr
+    (error,) = [line for line in stopped.stderr.splitlines() if line.startswith("cohcube: error")]
+    assert f"scene {victim['id']}" in error
+    assert "holds no valid pixel" in error
+    assert all(open_tile(store, t).sizes["pair"] == 0 for t in tile_ids(str(store)))
+
+    _config(config, **job | {"on_unreadable": "skip"})
+    run_cohcube("process", str(config), "--json", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert list(report["skipped_scenes"]) == [victim["id"]]
+    assert "holds no valid pixel" in report["skipped_scenes"][victim["id"]]
+    assert report["pairs_added"] > 0

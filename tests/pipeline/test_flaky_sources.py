@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 from support.served import served_assets
 
-from cohcube.pipeline.cube import build_cube
+from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS, build_cube
 from cohcube.pipeline.sample_catalog import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, search_scenes
 
@@ -26,6 +27,19 @@ def test_transient_faults_are_retried(small_sample: SampleCatalog, flaky: Path) 
     local = build_cube(search_scenes(small_sample.items, QUERY), chunk_px=256).values
     remote = build_cube(search_scenes(flaky, QUERY), chunk_px=256).values
     np.testing.assert_array_equal(remote, local)
+
+
+def test_a_stalled_request_times_out_and_is_retried(
+    small_sample: SampleCatalog, tmp_path: Path
+) -> None:
+    local = build_cube(search_scenes(small_sample.items, QUERY), chunk_px=256).values
+    # One 20 s stall; GDAL gives up after GDAL_HTTP_TIMEOUT (10 s); the read is retried.
+    with served_assets(small_sample, tmp_path, "stall=4", "stall_limit=1") as items:
+        started = time.monotonic()
+        remote = build_cube(search_scenes(items, QUERY), chunk_px=256).values
+        waited = time.monotonic() - started
+    np.testing.assert_array_equal(remote, local)
+    assert waited >= float(GDAL_HTTP_SETTINGS["GDAL_HTTP_TIMEOUT"])  # the stall really happened
 
 
 def test_a_missing_asset_is_named(small_sample: SampleCatalog, tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ the order given, one fault per request): ``503=N`` (Service Unavailable),
 ``reset=N`` (connection closed without an answer), ``stall=N`` (no answer
 for 20 s), ``truncate=N`` (half the promised bytes, then close).
 ``missing=NAME`` answers 404 for files whose name contains NAME;
-``corrupt=NAME`` serves garbage for them. Started and stopped (by PID) by
+``corrupt=NAME`` serves garbage for them. ``KIND_limit=K`` injects fault
+KIND at most K times (``stall_limit=1``: one stall). Started and stopped (by PID) by
 the test fixtures.
 """
 
@@ -30,6 +31,7 @@ RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 FAULTS: dict[str, int] = {}
 MISSING: list[str] = []
 CORRUPT: list[str] = []
+LIMITS: dict[str, int] = {}
 _COUNTER = itertools.count(1)
 _LOCK = threading.Lock()
 
@@ -37,9 +39,11 @@ _LOCK = threading.Lock()
 def _fault_for_next_request() -> str | None:
     with _LOCK:
         number = next(_COUNTER)
-    for kind, every in FAULTS.items():
-        if number % every == 0:
-            return kind
+        for kind, every in FAULTS.items():
+            if number % every == 0 and LIMITS.get(kind, 1) > 0:
+                if kind in LIMITS:
+                    LIMITS[kind] -= 1
+                return kind
     return None
 
 
@@ -154,6 +158,8 @@ def main() -> None:
             MISSING.append(value)
         elif key == "corrupt":
             CORRUPT.append(value)
+        elif key.endswith("_limit"):
+            LIMITS[key.removesuffix("_limit")] = int(value)
         else:
             FAULTS[key] = int(value)
     handler = partial(RangeRequestHandler, directory=root)
