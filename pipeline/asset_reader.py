@@ -12,6 +12,7 @@ corrupt file fails after the retries, also naming its URL.
 from __future__ import annotations
 
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,8 +24,10 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 log = logging.getLogger(__name__)
 
-ATTEMPTS = 5
-PERMANENT_MARKERS = ("404", "403", "401", "does not exist")
+ATTEMPTS = 8
+#: Permanent failures: access refused or no such file. Matched on the message with
+#: every URL and path removed, so digits in a scene id or port never match.
+PERMANENT = re.compile(r"\b(401|403|404)\b|does not exist|no such file")
 TRANSIENT_MARKERS = (
     "curl error",
     "empty reply",
@@ -52,8 +55,8 @@ def is_transient(error: BaseException) -> bool:
     while current is not None and len(chain) < 8:
         chain.append(repr(current).lower())
         current = current.__cause__ or current.__context__
-    text = " ".join(chain)
-    if any(marker in text for marker in PERMANENT_MARKERS):
+    text = re.sub(r"(\w+://|/vsi\w+/)\S+", "<url>", " ".join(chain))
+    if PERMANENT.search(text):
         return False
     return any(marker in text for marker in TRANSIENT_MARKERS)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-import yaml
 import zarr
+from support.process_jobs import items_until, job_settings, pairs_in_store, write_config
 from support.served import served_assets
 
 from cohcube.pipeline.pairs import acquisitions_of, select_pairs
@@ -22,56 +22,20 @@ from cohcube.pipeline.tile_store import open_tile, tile_ids
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
-def _items_until(sample: SampleCatalog, acquisitions: int, out: Path) -> Path:
-    """An ItemCollection holding the first ``acquisitions`` passes of the sample."""
-    document = json.loads(sample.items.read_text())
-    days = sorted({f["properties"]["datetime"][:10] for f in document["features"]})
-    keep = set(days[:acquisitions])  # one pass a day; its slices share the date
-    document["features"] = [
-        f for f in document["features"] if f["properties"]["datetime"][:10] in keep
-    ]
-    out.write_text(json.dumps(document))
-    return out
-
-
-def _config(path: Path, **settings: object) -> Path:
-    path.write_text(yaml.safe_dump(settings))
-    return path
-
-
-def _job(sample: SampleCatalog, items: Path, store: Path, model: Path) -> dict[str, object]:
-    return {
-        "region": {
-            "bbox": json.loads(sample.collection.read_text())["extent"]["spatial"]["bbox"][0]
-        },
-        "catalog": str(items),
-        "polarizations": ["VV", "VH"],
-        "pairs": {"policy": "fixed", "baselines_days": [12]},
-        "grid": {"tile_px": 512},
-        "output": {"store": str(store)},
-        "cluster": {"address": "local", "workers": 2},
-        "model": str(model),
-    }
-
-
-def _pairs_in_store(store: Path) -> dict[str, list[str]]:
-    return {
-        t: sorted(str(p) for p in open_tile(store, t)["pair"].values) for t in tile_ids(str(store))
-    }
-
-
 def test_process_is_incremental(
     run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
 ) -> None:
-    items = _items_until(small_sample, 10, tmp_path / "items.json")
+    items = items_until(small_sample, 10, tmp_path / "items.json")
     store = tmp_path / "cube.zarr"
-    config = _config(tmp_path / "job.yaml", **_job(small_sample, items, store, tiny_artefact))
+    config = write_config(
+        tmp_path / "job.yaml", **job_settings(small_sample, items, store, tiny_artefact)
+    )
 
     first = run_cohcube(
         "process", str(config), "--json", str(tmp_path / "r1.json"), "--no-progress"
     )
     report = json.loads((tmp_path / "r1.json").read_text())
-    before = _pairs_in_store(store)
+    before = pairs_in_store(store)
     expected = set(select_pairs(acquisitions_of(read_local_items(items)), (12,))["pair_id"])
     assert len(expected) == 8
     assert before, first.stdout
@@ -82,12 +46,14 @@ def test_process_is_incremental(
 
     second = run_cohcube("process", str(config), "--json", str(tmp_path / "r2.json"))
     assert json.loads((tmp_path / "r2.json").read_text())["pairs_added"] == 0, second.stdout
-    assert _pairs_in_store(store) == before
+    assert pairs_in_store(store) == before
 
     # Two more acquisitions arrive; "since last run" searches only what they can pair with.
-    _items_until(small_sample, 12, items)
-    settings = _job(small_sample, items, store, tiny_artefact) | {"time": {"start": "last-run"}}
-    _config(config, **settings)
+    items_until(small_sample, 12, items)
+    settings = job_settings(small_sample, items, store, tiny_artefact) | {
+        "time": {"start": "last-run"}
+    }
+    write_config(config, **settings)
     run_cohcube("process", str(config), "--json", str(tmp_path / "r3.json"))
     third = json.loads((tmp_path / "r3.json").read_text())
     everything = set(select_pairs(acquisitions_of(read_local_items(items)), (12,))["pair_id"])
@@ -96,7 +62,7 @@ def test_process_is_incremental(
     for tile in third["tiles"]:
         if tile["tile"] in before:
             assert set(tile["pairs_added"]) == new
-    after = _pairs_in_store(store)
+    after = pairs_in_store(store)
     assert all(set(pairs) == everything for pairs in after.values())
     # Pairs written by the first run are untouched by the later ones.
     tile = next(iter(before))
@@ -120,9 +86,13 @@ def test_bad_configs_exit_with_one_clear_line(
     change: dict[str, object],
     field: str,
 ) -> None:
-    settings = _job(small_sample, small_sample.items, tmp_path / "c.zarr", tiny_artefact) | change
+    settings = (
+        job_settings(small_sample, small_sample.items, tmp_path / "c.zarr", tiny_artefact) | change
+    )
     settings = {k: v for k, v in settings.items() if v is not None}
-    result = run_cohcube("process", str(_config(tmp_path / "bad.yaml", **settings)), check=False)
+    result = run_cohcube(
+        "process", str(write_config(tmp_path / "bad.yaml", **settings)), check=False
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -135,8 +105,9 @@ def test_unwritable_store_is_refused(
 ) -> None:
     (tmp_path / "a-file").write_text("not a folder")
     store = tmp_path / "a-file" / "cube.zarr"
-    config = _config(
-        tmp_path / "job.yaml", **_job(small_sample, small_sample.items, store, tiny_artefact)
+    config = write_config(
+        tmp_path / "job.yaml",
+        **job_settings(small_sample, small_sample.items, store, tiny_artefact),
     )
     result = run_cohcube("process", str(config), check=False)
     assert result.returncode == 2
@@ -148,9 +119,9 @@ def test_unwritable_store_is_refused(
 def test_environment_overrides_the_file(
     run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
 ) -> None:
-    config = _config(
+    config = write_config(
         tmp_path / "job.yaml",
-        **_job(small_sample, small_sample.items, tmp_path / "c.zarr", tiny_artefact),
+        **job_settings(small_sample, small_sample.items, tmp_path / "c.zarr", tiny_artefact),
     )
     (tmp_path / "plain-file").write_text("")
     result = run_cohcube(
@@ -167,7 +138,7 @@ def test_environment_overrides_the_file(
 def test_an_unreadable_scene_stops_or_is_skipped(
     run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
 ) -> None:
-    items = _items_until(small_sample, 4, tmp_path / "four.json")
+    items = items_until(small_sample, 4, tmp_path / "four.json")
     victim = json.loads(items.read_text())["features"][-1]
     name = victim["assets"]["vv"]["href"].rsplit("/", 2)[-2]
     with served_assets(small_sample, tmp_path, f"missing={name}") as served:
@@ -176,8 +147,8 @@ def test_an_unreadable_scene_stops_or_is_skipped(
         four["features"] = [f for f in four["features"] if f["id"] in keep]
         served.write_text(json.dumps(four))
         store = tmp_path / "cube.zarr"
-        job = _job(small_sample, served, store, tiny_artefact)
-        config = _config(tmp_path / "job.yaml", **job)
+        job = job_settings(small_sample, served, store, tiny_artefact)
+        config = write_config(tmp_path / "job.yaml", **job)
         stopped = run_cohcube("process", str(config), check=False)
         assert stopped.returncode == 2, stopped.stderr[-3000:]
         assert "Traceback" not in stopped.stderr, stopped.stderr
@@ -187,7 +158,7 @@ def test_an_unreadable_scene_stops_or_is_skipped(
         assert "no pair of this run was marked complete" in errors[0]
         assert all(open_tile(store, t).sizes["pair"] == 0 for t in tile_ids(str(store)))
 
-        _config(config, **job | {"on_unreadable": "skip"})
+        write_config(config, **job | {"on_unreadable": "skip"})
         run_cohcube("process", str(config), "--json", str(tmp_path / "r.json"))
     report = json.loads((tmp_path / "r.json").read_text())
     assert list(report["skipped_scenes"]) == [victim["id"]]
@@ -205,9 +176,9 @@ def test_an_incompatible_model_card_is_refused(
     (tmp_path / "model.pt").write_bytes(tiny_artefact.read_bytes())
     (tmp_path / "model.json").write_text(json.dumps(card))
     store = tmp_path / "c.zarr"
-    config = _config(
+    config = write_config(
         tmp_path / "job.yaml",
-        **_job(small_sample, small_sample.items, store, tmp_path / "model.json"),
+        **job_settings(small_sample, small_sample.items, store, tmp_path / "model.json"),
     )
     result = run_cohcube("process", str(config), check=False)
     assert result.returncode == 2
@@ -231,7 +202,7 @@ def _blank_copy(href: str, out: Path) -> str:
 def test_an_all_nan_scene_stops_or_is_skipped(
     run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
 ) -> None:
-    items = _items_until(small_sample, 4, tmp_path / "four.json")
+    items = items_until(small_sample, 4, tmp_path / "four.json")
     document = json.loads(items.read_text())
     victim = document["features"][-1]
     for band in ("vv", "vh"):
@@ -240,8 +211,8 @@ def test_an_all_nan_scene_stops_or_is_skipped(
         asset["href"] = _blank_copy(href, tmp_path / f"blank-{band}.tif")
     items.write_text(json.dumps(document))
     store = tmp_path / "cube.zarr"
-    job = _job(small_sample, items, store, tiny_artefact)
-    config = _config(tmp_path / "job.yaml", **job)
+    job = job_settings(small_sample, items, store, tiny_artefact)
+    config = write_config(tmp_path / "job.yaml", **job)
 
     stopped = run_cohcube("process", str(config), check=False)
     assert stopped.returncode == 2
@@ -251,7 +222,7 @@ def test_an_all_nan_scene_stops_or_is_skipped(
     assert "holds no valid pixel" in error
     assert all(open_tile(store, t).sizes["pair"] == 0 for t in tile_ids(str(store)))
 
-    _config(config, **job | {"on_unreadable": "skip"})
+    write_config(config, **job | {"on_unreadable": "skip"})
     run_cohcube("process", str(config), "--json", str(tmp_path / "r.json"))
     report = json.loads((tmp_path / "r.json").read_text())
     assert list(report["skipped_scenes"]) == [victim["id"]]

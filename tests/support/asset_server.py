@@ -8,13 +8,16 @@ the order given, one fault per request): ``503=N`` (Service Unavailable),
 for 20 s), ``truncate=N`` (half the promised bytes, then close).
 ``missing=NAME`` answers 404 for files whose name contains NAME;
 ``corrupt=NAME`` serves garbage for them. ``KIND_limit=K`` injects fault
-KIND at most K times (``stall_limit=1``: one stall). Started and stopped (by PID) by
+KIND at most K times (``stall_limit=1``: one stall). ``/__faults`` answers the
+faults injected so far (JSON). Started and stopped (by PID) by
 the test fixtures.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
+import json
 import os
 import re
 import socket
@@ -32,6 +35,7 @@ FAULTS: dict[str, int] = {}
 MISSING: list[str] = []
 CORRUPT: list[str] = []
 LIMITS: dict[str, int] = {}
+INJECTED: dict[str, int] = {}
 _COUNTER = itertools.count(1)
 _LOCK = threading.Lock()
 
@@ -43,6 +47,7 @@ def _fault_for_next_request() -> str | None:
             if number % every == 0 and LIMITS.get(kind, 1) > 0:
                 if kind in LIMITS:
                     LIMITS[kind] -= 1
+                INJECTED[kind] = INJECTED.get(kind, 0) + 1
                 return kind
     return None
 
@@ -54,6 +59,14 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         pass  # quiet: the tests read their own output
 
     def send_head(self):  # type: ignore[no-untyped-def]
+        if self.path == "/__faults":
+            with _LOCK:
+                report = json.dumps(INJECTED).encode()
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(report)))
+            self.end_headers()
+            return io.BytesIO(report)
         path = self.translate_path(self.path)
         if os.path.isdir(path) or not os.path.isfile(path):
             return super().send_head()
