@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .config import TrainingConfig, dump_training_config
+from .errors import ModelArtefactError
 from .network import ResUNet, parameter_count
 from .preprocessing import InputContract
 from .training_data import PatchSet, simulate_patches
@@ -204,7 +206,7 @@ def train(
         latest = _latest_checkpoint(out_dir)
         if latest is None:
             raise FileNotFoundError(f"--resume: no checkpoint in {out_dir / 'checkpoints'}")
-        saved = torch.load(latest, map_location=device, weights_only=True)
+        saved = read_checkpoint(latest, device)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["scheduler"])
@@ -312,11 +314,31 @@ def _save_checkpoint(
     return path
 
 
+def read_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """A checkpoint's contents: tensors and plain values only, never code (``weights_only``).
+
+    Raises:
+        ModelArtefactError: the file holds anything else (a pickle that would
+            run code, another format) or is not a cohcube checkpoint.
+    """
+    try:
+        saved = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise ModelArtefactError(
+            f"refusing checkpoint {path}: it is not a plain weights file ({reason}); only "
+            "checkpoints written by `cohcube train` are loaded, and never code inside them"
+        ) from None
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise ModelArtefactError(
+            f"{path} is not a cohcube checkpoint of format {CHECKPOINT_FORMAT}"
+        )
+    return saved
+
+
 def load_checkpoint(path: Path) -> tuple[ResUNet, TrainingConfig, dict[str, Any]]:
     """Rebuild the network of a checkpoint (weights only; no code is unpickled)."""
-    saved = torch.load(path, map_location="cpu", weights_only=True)
-    if saved.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a cohcube checkpoint of format {CHECKPOINT_FORMAT}")
+    saved = read_checkpoint(path)
     config = TrainingConfig.model_validate(saved["config"])
     model = build_network(config)
     model.load_state_dict(saved["model"])

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from cohcube.model.config import TrainingConfig
-from cohcube.model.training import gaussian_nll, select_device, train
+from cohcube.model.errors import ModelArtefactError
+from cohcube.model.training import gaussian_nll, load_checkpoint, select_device, train
 
 
 def test_every_epoch_leaves_a_checkpoint_and_history(tiny_run: Path) -> None:
@@ -60,3 +61,25 @@ def test_device_selection() -> None:
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="no CUDA"):
             select_device("cuda")
+
+
+class _Payload:
+    """Unpickling this would create ``marker``: the kind of code a hostile checkpoint runs."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_checkpoint_carrying_code_is_refused_unrun(tmp_path: Path) -> None:
+    marker = tmp_path / "payload-ran"
+    hostile = tmp_path / "epoch-001.pt"
+    torch.save({"format": 1, "model": _Payload(marker)}, hostile)
+    with pytest.raises(ModelArtefactError, match="not a plain weights file"):
+        load_checkpoint(hostile)
+    assert not marker.exists()
+    (tmp_path / "not-a-checkpoint.pt").write_bytes(b"\x00garbage")
+    with pytest.raises(ModelArtefactError, match="refusing checkpoint"):
+        load_checkpoint(tmp_path / "not-a-checkpoint.pt")
