@@ -4,7 +4,8 @@ Incremental by construction: each tile's cube knows its pairs, so a run adds
 only pairs it does not hold (new acquisitions give new pairs); a finished job
 re-run adds nothing; an interrupted one resumes (the store module's
 guarantees). ``time.start: last-run`` narrows the search to what a new
-acquisition can pair with.
+acquisition can pair with. One job writes a store at a time: a second one
+started on it refuses (lock file beside the store) rather than interleave.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from cohcube.pipeline.errors import AssetReadError, CohcubeInputError
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.search import SceneQuery, search_scenes
-from cohcube.pipeline.store import StoreLayout, committed_pairs, write_coherence
+from cohcube.pipeline.store import StoreLayout, committed_pairs, store_lock, write_coherence
 from cohcube.pipeline.tile_store import (
+    check_store_location,
     held_through,
     open_tile_set,
     record_run,
@@ -117,6 +119,35 @@ def _datetime_range(config: ProcessConfig, store: str) -> str | None:
     return f"{text(start)}/{text(end)}"
 
 
+def _usable_scenes(
+    scenes: list[pystac.Item], bands: tuple[str, ...], on_unreadable: str
+) -> tuple[list[pystac.Item], dict[str, str]]:
+    """The scenes whose assets can be read and hold data, and ``{scene id: reason}`` of the rest.
+
+    Raises:
+        AssetReadError: some scene is unusable and ``on_unreadable`` is ``stop``,
+            or every scene is unusable.
+    """
+    skipped = unusable_scenes(scenes, bands, GDAL_HTTP_SETTINGS)
+    if skipped and on_unreadable == "stop":
+        scene, reason = next(iter(skipped.items()))
+        more = f" (and {len(skipped) - 1} more scene(s))" if len(skipped) > 1 else ""
+        raise AssetReadError(
+            f"scene {scene}: {redacted_message(reason)}{more}; no pair of this run was marked "
+            "complete -- fix the catalog and re-run, or set on_unreadable: skip to leave such "
+            "scenes out"
+        )
+    for scene, reason in skipped.items():
+        log.warning("skipping scene %s: %s", scene, redacted_message(reason))
+    usable = [s for s in scenes if s.id not in skipped]
+    if not usable:
+        raise AssetReadError(
+            f"every one of the {len(skipped)} scene(s) found is unusable; first: "
+            f"{redacted_message(next(iter(skipped.values())))}"
+        )
+    return usable, skipped
+
+
 def _scenes_of_tile(scenes: list[pystac.Item], tile: Tile) -> list[pystac.Item]:
     footprint = shape(tile.footprint)
     return [s for s in scenes if s.geometry and shape(s.geometry).intersects(footprint)]
@@ -147,53 +178,39 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
         )
     region = config.region.geometry()
     tiles = tiles_for_region(region, grid)
-    root = open_tile_set(store, grid)
-    query = SceneQuery(
-        collection=config.collection,
-        intersects=region,
-        datetime=_datetime_range(config, store),
-        polarizations=tuple(config.polarizations),
-        orbit_state=config.orbit_state,
-        relative_orbits=tuple(config.relative_orbits),
-    )
-    headers = bearer_headers(config.catalog_token_env)
-    scenes = search_scenes(config.catalog, query, headers=headers)
-    log.info("%d scenes over %d tiles (%s)", len(scenes), len(tiles), query.describe())
-    bands = tuple(p.lower() for p in config.polarizations)
-    skipped = unusable_scenes(scenes, bands, GDAL_HTTP_SETTINGS)
-    if skipped and config.on_unreadable == "stop":
-        scene, reason = next(iter(skipped.items()))
-        more = f" (and {len(skipped) - 1} more scene(s))" if len(skipped) > 1 else ""
-        raise AssetReadError(
-            f"scene {scene}: {redacted_message(reason)}{more}; no pair of this run was marked "
-            "complete -- fix the catalog and re-run, or set on_unreadable: skip to leave such "
-            "scenes out"
+    check_store_location(store)
+    with store_lock(store):  # one job per store: a second one refuses, naming the first
+        root = open_tile_set(store, grid)
+        query = SceneQuery(
+            collection=config.collection,
+            intersects=region,
+            datetime=_datetime_range(config, store),
+            polarizations=tuple(config.polarizations),
+            orbit_state=config.orbit_state,
+            relative_orbits=tuple(config.relative_orbits),
         )
-    for scene, reason in skipped.items():
-        log.warning("skipping scene %s: %s", scene, redacted_message(reason))
-    scenes = [s for s in scenes if s.id not in skipped]
-    if not scenes:
-        raise AssetReadError(
-            f"every one of the {len(skipped)} scene(s) found is unusable; first: "
-            f"{redacted_message(next(iter(skipped.values())))}"
+        headers = bearer_headers(config.catalog_token_env)
+        scenes = search_scenes(config.catalog, query, headers=headers)
+        log.info("%d scenes over %d tiles (%s)", len(scenes), len(tiles), query.describe())
+        bands = tuple(p.lower() for p in config.polarizations)
+        scenes, skipped = _usable_scenes(scenes, bands, config.on_unreadable)
+        layout = StoreLayout(shard_px=min(StoreLayout().shard_px, grid.tile_px))
+        report = ProcessReport(store=store, tiles=[], skipped_scenes=skipped)
+        with dask_client(config.cluster.address, n_workers=config.cluster.workers):
+            for tile in tqdm(tiles, desc="tiles", unit="tile", disable=not progress):
+                report.tiles.append(
+                    _process_tile(config, tile, scenes, bands, card_path, multiple, layout, store)
+                )
+        report.seconds = time.perf_counter() - started
+        record_run(
+            root,
+            {
+                "pairs_added": report.pairs_added,
+                "tiles": {t.tile: len(t.pairs_added) for t in report.tiles if t.pairs_added},
+                "seconds": round(report.seconds, 1),
+                "skipped_scenes": skipped,
+            },
         )
-    layout = StoreLayout(shard_px=min(StoreLayout().shard_px, grid.tile_px))
-    report = ProcessReport(store=store, tiles=[], skipped_scenes=skipped)
-    with dask_client(config.cluster.address, n_workers=config.cluster.workers):
-        for tile in tqdm(tiles, desc="tiles", unit="tile", disable=not progress):
-            report.tiles.append(
-                _process_tile(config, tile, scenes, bands, card_path, multiple, layout, store)
-            )
-    report.seconds = time.perf_counter() - started
-    record_run(
-        root,
-        {
-            "pairs_added": report.pairs_added,
-            "tiles": {t.tile: len(t.pairs_added) for t in report.tiles if t.pairs_added},
-            "seconds": round(report.seconds, 1),
-            "skipped_scenes": skipped,
-        },
-    )
     return report
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 TILE_SET_FORMAT = "cohcube-tile-set"
 MAX_RUN_LOG = 50
+PROBE_PREFIX = ".cohcube-write-probe-"
 
 
 def tile_url(store: str, tile_id: str) -> str:
@@ -36,32 +38,46 @@ def _is_tile_set(store: str) -> bool:
     return store_format(store) == TILE_SET_FORMAT
 
 
+def check_store_location(store: str) -> None:
+    """Refuse a local ``store`` that holds something else or cannot be written.
+
+    An empty folder is accepted (and a missing one created).
+
+    Raises:
+        StoreError: naming ``output.store``, the path and the reason.
+    """
+    if "://" in store:
+        return
+    path = Path(store)
+    occupied = path.is_file() or (
+        path.is_dir() and any(not p.name.startswith(PROBE_PREFIX) for p in path.iterdir())
+    )
+    if occupied and not _is_tile_set(store):
+        kind = "a single-region coherence cube" if is_coherence_cube(store) else "not a cohcube"
+        raise StoreError(
+            f"output.store {store} exists and is {kind} tile set; choose another "
+            "output path (refusing to write into it)"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / f"{PROBE_PREFIX}{os.getpid()}"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise StoreError(
+            f"output.store {store} is not writable ({exc.strerror or exc}); "
+            "choose a folder you can write to"
+        ) from None
+
+
 def open_tile_set(store: str, tiles: TileGrid) -> zarr.Group:
-    """Open (or create) the tile set at ``store`` for writing.
+    """Open (or create) the tile set at ``store`` for writing (hold ``store_lock(store)``).
 
     Raises:
         StoreError: ``store`` exists but is not a cohcube tile set, or was
             made with another tile grid.
     """
-    local = "://" not in store
-    if local:
-        path = Path(store)
-        if path.exists() and not _is_tile_set(store):
-            kind = "a single-region coherence cube" if is_coherence_cube(store) else "not a cohcube"
-            raise StoreError(
-                f"output.store {store} exists and is {kind} tile set; choose another "
-                "output path (refusing to write into it)"
-            )
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            probe = path / ".cohcube-write-probe"
-            probe.write_text("")
-            probe.unlink()
-        except OSError as exc:
-            raise StoreError(
-                f"output.store {store} is not writable ({exc.strerror or exc}); "
-                "choose a folder you can write to"
-            ) from None
+    check_store_location(store)
     grid = {"tile_px": tiles.tile_px, "resolution_m": tiles.resolution_m}
     if _is_tile_set(store):
         group = zarr.open_group(store, mode="r+")

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
-
-
-def cohcube_command() -> str:
-    script = Path(sys.executable).with_name("cohcube")
-    found = str(script) if script.exists() else shutil.which("cohcube")
-    if found is None:
-        pytest.fail("the cohcube console script is not installed (pip install -e .)")
-    return found
+from support.processes import cohcube_command
 
 
 def _run(

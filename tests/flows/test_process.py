@@ -12,6 +12,7 @@ import pytest
 import rasterio
 import zarr
 from support.process_jobs import items_until, job_settings, pairs_in_store, write_config
+from support.processes import cohcube_command
 from support.served import served_assets
 
 from cohcube.pipeline.pairs import acquisitions_of, select_pairs
@@ -228,3 +229,32 @@ def test_an_all_nan_scene_stops_or_is_skipped(
     assert list(report["skipped_scenes"]) == [victim["id"]]
     assert "holds no valid pixel" in report["skipped_scenes"][victim["id"]]
     assert report["pairs_added"] > 0
+
+
+def test_two_jobs_started_at_once_never_interleave(
+    small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    items = items_until(small_sample, 5, tmp_path / "five.json")
+    store = tmp_path / "cube.zarr"
+    config = write_config(
+        tmp_path / "job.yaml", **job_settings(small_sample, items, store, tiny_artefact)
+    )
+    command = [cohcube_command(), "process", str(config), "--no-progress"]
+    jobs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outcomes = [(job.wait(timeout=300), job.communicate()[1]) for job in jobs]
+    codes = sorted(code for code, _ in outcomes)
+    assert codes in ([0, 0], [0, 2]), outcomes
+    for code, stderr in outcomes:
+        if code == 2:  # the second job refused, naming the first
+            (error,) = [line for line in stderr.splitlines() if line.startswith("cohcube: error")]
+            assert "is being written by another job (pid" in error
+            assert "Traceback" not in stderr
+    expected = set(select_pairs(acquisitions_of(read_local_items(items)), (12,))["pair_id"])
+    held = pairs_in_store(store)
+    assert held
+    for pairs in held.values():
+        assert sorted(pairs) == sorted(expected)  # every pair once: no loss, no duplicate
+    assert not (tmp_path / "cube.zarr.lock").exists()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 
 
 def free_port() -> int:
@@ -59,3 +62,11 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
             process.wait()
     if process.stderr:
         process.stderr.close()
+
+
+def cohcube_command() -> str:
+    script = Path(sys.executable).with_name("cohcube")
+    found = str(script) if script.exists() else shutil.which("cohcube")
+    if found is None:
+        raise RuntimeError("the cohcube console script is not installed (pip install -e .)")
+    return found
