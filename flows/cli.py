@@ -95,8 +95,8 @@ def demo(
     )
     typer.echo(f"total time           {summary['total_s']:.0f} s")
     typer.echo(
-        f"cube: {summary['outputs']['cube']}  quicklook: {summary['outputs']['quicklook']}"
-        f"  summary: {result.summary_path}"
+        f"cube: {summary['outputs']['cube']}  STAC: {summary['outputs']['stac']}\n"
+        f"quicklook: {summary['outputs']['quicklook']}  summary: {result.summary_path}"
     )
 
 

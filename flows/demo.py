@@ -26,6 +26,7 @@ from cohcube.pipeline.change_scoring import score_changes
 from cohcube.pipeline.changes import detect_changes
 from cohcube.pipeline.clusters import dask_client
 from cohcube.pipeline.cube import build_cube
+from cohcube.pipeline.cube_stac import write_cube_catalog
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.sample_catalog import (
@@ -120,6 +121,11 @@ def run_demo(
         )
         report = write_coherence(lazy, store, layout)
     timings["inference_and_write_s"] = time.perf_counter() - step
+    stac = write_cube_catalog(
+        str(store),
+        {"coherence": (open_coherence_cube(store), str(store))},
+        "InSAR coherence of the cohcube sample's 12-day pairs, written by cohcube demo",
+    )
     result = open_coherence_cube(store).sel(pair=list(pairs["pair_id"]))
     step = time.perf_counter()
     truths = truth_for_pairs(catalog, result.reference_time.values, result.secondary_time.values)
@@ -179,7 +185,11 @@ def run_demo(
         },
         "timings_s": {k: round(v, 1) for k, v in timings.items()},
         "total_s": round(time.perf_counter() - start, 1),
-        "outputs": {"cube": str(store), "quicklook": str(out_dir / "quicklook.png")},
+        "outputs": {
+            "cube": str(store),
+            "stac": stac,
+            "quicklook": str(out_dir / "quicklook.png"),
+        },
     }
     path = out_dir / "summary.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")

@@ -28,6 +28,7 @@ from cohcube.pipeline.asset_policy import redacted_message
 from cohcube.pipeline.asset_reader import unusable_scenes
 from cohcube.pipeline.clusters import dask_client
 from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS, build_cube
+from cohcube.pipeline.cube_stac import write_cube_catalog
 from cohcube.pipeline.errors import AssetReadError, CohcubeInputError
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
@@ -36,8 +37,10 @@ from cohcube.pipeline.store import StoreLayout, committed_pairs, store_lock, wri
 from cohcube.pipeline.tile_store import (
     check_store_location,
     held_through,
+    open_tile,
     open_tile_set,
     record_run,
+    tile_ids,
     tile_url,
 )
 from cohcube.pipeline.tiles import Tile, TileGrid, tiles_for_region
@@ -67,6 +70,7 @@ class ProcessReport:
     tiles: list[TileReport]
     skipped_scenes: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
+    stac: str | None = None
 
     @property
     def pairs_added(self) -> int:
@@ -78,6 +82,7 @@ class ProcessReport:
             "pairs_added": self.pairs_added,
             "seconds": round(self.seconds, 1),
             "skipped_scenes": self.skipped_scenes,
+            "stac": self.stac,
             "tiles": [asdict(t) for t in self.tiles],
         }
 
@@ -211,6 +216,14 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
                 "skipped_scenes": skipped,
             },
         )
+        held = tile_ids(store)
+        if held:
+            report.stac = write_cube_catalog(
+                store,
+                {t: (open_tile(store, t), tile_url(store, t)) for t in held},
+                f"InSAR coherence of {config.collection} pairs, one cube per tile "
+                f"({grid.tile_px} px of {grid.resolution_m:g} m), written by cohcube process",
+            )
     return report
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pystac
 import pytest
 import rasterio
 import zarr
@@ -65,6 +66,12 @@ def test_process_is_incremental(
             assert set(tile["pairs_added"]) == new
     after = pairs_in_store(store)
     assert all(set(pairs) == everything for pairs in after.values())
+    # The STAC catalog beside the store describes every tile with its committed pairs.
+    collection = pystac.read_file(third["stac"])
+    assert isinstance(collection, pystac.Collection)
+    items = {item.id: item for item in collection.get_items()}
+    assert sorted(items) == sorted(after)
+    assert all(item.properties["cohcube:pairs"] == len(everything) for item in items.values())
     # Pairs written by the first run are untouched by the later ones.
     tile = next(iter(before))
     assert np.isfinite(open_tile(store, tile)["coherence"].sel(pair=sorted(expected)).values).any()
