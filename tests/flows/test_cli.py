@@ -7,6 +7,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pystac
 import zarr
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -35,6 +36,8 @@ def test_demo_runs_the_whole_job(run_cohcube: Run, tmp_path: Path, tiny_artefact
         256,
     )
     assert "RMSE vs true coherence" in result.stdout
+    (item,) = pystac.read_file(summary["outputs"]["stac"]).get_items()  # type: ignore[attr-defined]
+    assert item.properties["cohcube:pairs"] == 12
     assert "cohcube.flows.demo" in result.stderr  # logs go to stderr
     again = run_cohcube(*args, "--quiet", env=env)
     assert json.loads((out / "summary.json").read_text())["pairs_processed"] == 0
