@@ -138,17 +138,17 @@ def _usable_scenes(
         scene, reason = next(iter(skipped.items()))
         more = f" (and {len(skipped) - 1} more scene(s))" if len(skipped) > 1 else ""
         raise AssetReadError(
-            f"scene {scene}: {redacted_message(reason)}{more}; no pair of this run was marked "
+            f"scene {scene}: {reason}{more}; no pair of this run was marked "
             "complete -- fix the catalog and re-run, or set on_unreadable: skip to leave such "
             "scenes out"
         )
     for scene, reason in skipped.items():
-        log.warning("skipping scene %s: %s", scene, redacted_message(reason))
+        log.warning("skipping scene %s: %s", scene, reason)
     usable = [s for s in scenes if s.id not in skipped]
     if not usable:
         raise AssetReadError(
             f"every one of the {len(skipped)} scene(s) found is unusable; first: "
-            f"{redacted_message(next(iter(skipped.values())))}"
+            f"{next(iter(skipped.values()))}"
         )
     return usable, skipped
 

@@ -22,6 +22,8 @@ from rasterio.windows import Window
 from stackstac.rio_reader import AutoParallelRioReader
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from .asset_policy import redacted, redacted_message
+
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 8
@@ -90,7 +92,9 @@ class RetryingRioReader(AutoParallelRioReader):  # type: ignore[misc]  # stackst
                     return result
                 except Exception as error:
                     if is_transient(error):
-                        log.warning("retrying %s: %s", self.url.split("?", 1)[0], error)
+                        log.warning(
+                            "retrying %s: %s", redacted(self.url), redacted_message(str(error))
+                        )
                         self._reset()
                     raise
         raise AssertionError("unreachable: tenacity re-raises the last error")
@@ -126,7 +130,7 @@ def unusable_scenes(
 
     Opens each asset (with the same transient-failure retries as the reader)
     in a thread pool and looks at a decimated view of its first band; the
-    reason names the band and the asset URL without its query string.
+    reason names the band and the asset URL, with no query string anywhere in it.
     """
 
     def check(item: Any) -> tuple[str, str | None]:
@@ -137,9 +141,9 @@ def unusable_scenes(
                     with attempt, rasterio.Env(**gdal_settings), rasterio.open(href) as dataset:
                         empty = _empty_reason(dataset)
             except Exception as error:  # any failure makes the scene unusable
-                return item.id, f"{band}: {href.split('?', 1)[0]}: {error}"
+                return item.id, f"{band}: {redacted(href)}: {redacted_message(str(error))}"
             if empty is not None:
-                return item.id, f"{band}: {href.split('?', 1)[0]}: {empty}"
+                return item.id, f"{band}: {redacted(href)}: {empty}"
         return item.id, None
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
