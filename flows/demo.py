@@ -121,12 +121,13 @@ def run_demo(
         )
         report = write_coherence(lazy, store, layout)
     timings["inference_and_write_s"] = time.perf_counter() - step
+    written = open_coherence_cube(store)
     stac = write_cube_catalog(
         str(store),
-        {"coherence": (open_coherence_cube(store), str(store))},
+        {"coherence": (written, str(store))},
         "InSAR coherence of the cohcube sample's 12-day pairs, written by cohcube demo",
     )
-    result = open_coherence_cube(store).sel(pair=list(pairs["pair_id"]))
+    result = written.sel(pair=list(pairs["pair_id"]))
     step = time.perf_counter()
     truths = truth_for_pairs(catalog, result.reference_time.values, result.secondary_time.values)
     model_maps, baseline_maps, truth_maps = [], [], []

@@ -113,14 +113,15 @@ def cube_item(cube: xr.Dataset, item_id: str, href: str) -> pystac.Item:
             "cohcube:model_sha256": cube.attrs.get("model_sha256"),
         },
     )
+    epsg = crs.to_epsg()
     ProjectionExtension.ext(item, add_if_missing=True).apply(
-        code=f"EPSG:{crs.to_epsg()}" if crs.to_epsg() else None,
-        wkt2=None if crs.to_epsg() else crs.to_wkt(),
+        code=f"EPSG:{epsg}" if epsg else None,
+        wkt2=None if epsg else crs.to_wkt(),
         shape=[int(y.size), int(x.size)],
         transform=[step_x, 0.0, left, 0.0, step_y, top if step_y < 0 else bottom],
         bbox=[left, bottom, right, top],
     )
-    reference = crs.to_epsg() or crs.to_wkt()
+    reference = epsg or crs.to_wkt()
     dimensions: dict[str, Dimension] = {
         "pair": AdditionalDimension(
             {

@@ -255,6 +255,7 @@ def _api_items(
         allowed_methods=None,
         raise_on_status=False,
     )
+    where = redacted(url)  # for messages: no credentials or query string
     stac_io = StacApiIO(max_retries=retry, timeout=timeout_s)
     if headers:
         adapter = CredentialAdapter(headers, url, max_retries=retry)
@@ -272,24 +273,24 @@ def _api_items(
         return list(search.items())
     except (requests.ConnectionError, requests.Timeout) as exc:
         raise CatalogUnreachableError(
-            f"cannot reach the STAC API at {redacted(url)} ({type(exc).__name__}); check the "
+            f"cannot reach the STAC API at {where} ({type(exc).__name__}); check the "
             "URL and the network, or pass a local catalog path"
         ) from None
     except requests.exceptions.RetryError:
         raise CatalogUnreachableError(
-            f"the STAC API at {redacted(url)} kept failing after {retries} retries; try again later"
+            f"the STAC API at {where} kept failing after {retries} retries; try again later"
         ) from None
     except APIError as exc:
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, requests.ConnectionError | requests.Timeout):
             raise CatalogUnreachableError(
-                f"cannot reach the STAC API at {redacted(url)} ({type(cause).__name__}); check "
+                f"cannot reach the STAC API at {where} ({type(cause).__name__}); check "
                 "the URL and the network, or pass a local catalog path"
             ) from None
         status = getattr(exc, "status_code", None)
         if status in RETRY_STATUSES:
             raise CatalogUnreachableError(
-                f"the STAC API at {redacted(url)} kept failing (HTTP {status}) after {retries} "
+                f"the STAC API at {where} kept failing (HTTP {status}) after {retries} "
                 "retries; try again later"
             ) from None
         detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
@@ -301,9 +302,7 @@ def _api_items(
                 " (the API wants credentials: pass a token through the environment, "
                 "e.g. catalog_token_env in the job config)"
             )
-        raise SearchError(
-            f"the STAC API at {redacted(url)} refused the search: {message}"
-        ) from None
+        raise SearchError(f"the STAC API at {where} refused the search: {message}") from None
 
 
 def search_scenes(
