@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.processes import free_port, start_server, stop_server
+from support.served import served_assets, stac_api
 
-from cohcube.pipeline.sample_catalog import SampleCatalog, rebase_asset_hrefs
-
-SUPPORT = Path(__file__).resolve().parents[1] / "support"
+from cohcube.pipeline.sample_catalog import SampleCatalog
 
 
 @dataclass(frozen=True)
 class ServedCatalog:
-    """The small sample published over HTTP: STAC API URL and asset base URL."""
+    """The small sample published over HTTP: the STAC API URL and its items (assets on HTTP)."""
 
     api_url: str
-    asset_url: str
     items_file: Path
 
 
@@ -30,37 +26,11 @@ class ServedCatalog:
 def served_sample(
     small_sample: SampleCatalog, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServedCatalog]:
-    asset_port, api_port = free_port(), free_port()
-    asset_url = f"http://127.0.0.1:{asset_port}"
     folder = tmp_path_factory.mktemp("served")
-    items = rebase_asset_hrefs(
-        small_sample.items, str(small_sample.root.resolve()), asset_url, folder / "items.json"
-    )
     collection = folder / "collection.json"
     shutil.copy(small_sample.collection, collection)
-    assets = start_server(
-        [sys.executable, str(SUPPORT / "asset_server.py"), str(small_sample.root), str(asset_port)],
-        f"{asset_url}/sample.json",
-    )
-    rustac = Path(sys.executable).with_name("rustac")
-    api = None
-    try:
-        api = start_server(
-            [
-                str(rustac if rustac.exists() else "rustac"),
-                "serve",
-                str(collection),
-                str(items),
-                "--addr",
-                f"127.0.0.1:{api_port}",
-            ],
-            f"http://127.0.0.1:{api_port}/collections",
-        )
-        yield ServedCatalog(f"http://127.0.0.1:{api_port}", asset_url, items)
-    finally:
-        if api is not None:
-            stop_server(api)
-        stop_server(assets)
+    with served_assets(small_sample, folder) as items, stac_api(collection, items) as api_url:
+        yield ServedCatalog(api_url, items)
 
 
 def scene_ids(items: list) -> list[str]:  # type: ignore[type-arg]
