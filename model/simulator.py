@@ -151,6 +151,8 @@ class SimulatedPair:
         baseline_days: temporal baseline, days.
         misregistration_px: ``(dy, dx)`` shift of the secondary grid, GRD pixels.
         polarizations: channel names.
+        scene: the ground (field map, initial field parameters, texture).
+        states: the field states at the two dates (with change events applied).
     """
 
     reference: NDArray[np.float32]
@@ -162,6 +164,8 @@ class SimulatedPair:
     baseline_days: float
     misregistration_px: tuple[float, float]
     polarizations: tuple[str, ...]
+    scene: Scene
+    states: tuple[FieldState, FieldState]
 
 
 def simulate_pair(
@@ -225,4 +229,6 @@ def simulate_pair(
         baseline_days=float(baseline_days),
         misregistration_px=offsets[1],
         polarizations=tuple(polarizations),
+        scene=scene,
+        states=(first.state, second.state),
     )
