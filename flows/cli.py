@@ -1,66 +1,22 @@
-"""The ``cohcube`` command line."""
+"""The ``cohcube`` command line: the data and job verbs, and ``main``.
+
+The Typer app and the shared options live in ``cli_app``; the model verbs
+(train, export, evaluate, calibrate) in ``model_verbs``, registered here.
+"""
 
 from __future__ import annotations
 
 import json
-import shlex
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cohcube.model.config import ConfigError
-from cohcube.model.errors import ModelArtefactError, SlcPairError
-from cohcube.pipeline.errors import CohcubeInputError
-
+from .cli_app import Quiet, Verbose, app, setup_logging, user_errors
 from .demo import run_demo
-from .logs import configure_logging
+from .model_verbs import calibrate, evaluate, export, train
 
-app = typer.Typer(
-    name="cohcube",
-    help="InSAR coherence cubes from detected Sentinel-1 backscatter.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
-
-#: Errors whose message is the whole story: printed without a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    ModelArtefactError,
-    SlcPairError,
-    CohcubeInputError,
-    FileNotFoundError,
-    FileExistsError,
-)
-
-Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output.")]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
-
-
-@app.callback()
-def _group() -> None:
-    """InSAR coherence cubes from detected Sentinel-1 backscatter."""
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    try:
-        yield
-    except USER_ERRORS as exc:
-        typer.echo(f"cohcube: error: {exc}", err=True)
-        raise typer.Exit(2) from None
-
-
-def _command_line() -> str:
-    return shlex.join(["cohcube", *sys.argv[1:]])
-
-
-def _setup(verbose: int, quiet: bool) -> None:
-    configure_logging(-1 if quiet else verbose)
+__all__ = ["app", "main"]
 
 
 @app.command()
@@ -73,10 +29,10 @@ def demo(
     quiet: Quiet = False,
 ) -> None:
     """Run the full regional job on the embedded sample catalog (no network needed)."""
-    _setup(verbose, quiet)
+    setup_logging(verbose, quiet)
     from cohcube.pipeline.sample_catalog import SampleSpec
 
-    with _user_errors():
+    with user_errors():
         result = run_demo(out, model=model, sample=SampleSpec(size_px=sample_size), cluster=cluster)
     summary = result.summary
     typer.echo(
@@ -111,11 +67,11 @@ def process(
     quiet: Quiet = False,
 ) -> None:
     """Run the regional job: add the pairs the store does not hold yet (incremental)."""
-    _setup(verbose, quiet)
+    setup_logging(verbose, quiet)
     from .job_config import load_process_config
     from .process import run_process
 
-    with _user_errors():
+    with user_errors():
         settings = load_process_config(config)
         report = run_process(settings, progress=progress and not quiet)
     for tile in report.tiles:
@@ -142,10 +98,10 @@ def changes(
     quiet: Quiet = False,
 ) -> None:
     """Flag loss-of-coherence events per pixel against its own history."""
-    _setup(verbose, quiet)
+    setup_logging(verbose, quiet)
     from .changes_job import run_changes
 
-    with _user_errors():
+    with user_errors():
         written = run_changes(
             store,
             out,
@@ -173,107 +129,17 @@ def schedule_job(
     quiet: Quiet = False,
 ) -> None:
     """Serve `cohcube process CONFIG` as a Prefect deployment on a cron schedule (blocks)."""
-    _setup(verbose, quiet)
+    setup_logging(verbose, quiet)
     from .scheduling import schedule
 
-    with _user_errors():
+    with user_errors():
         schedule(
             config, cron, name=name, timezone=timezone, retries=retries, retry_delay_s=retry_delay
         )
 
 
-@app.command()
-def train(
-    config: Annotated[Path, typer.Argument(help="Training config, YAML or TOML.")],
-    out: Annotated[Path, typer.Option(help="Run folder: checkpoints, history, config copy.")],
-    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint.")] = False,
-    cache: Annotated[Path | None, typer.Option(help="Cache of simulated patches.")] = None,
-    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
-    verbose: Verbose = 0,
-    quiet: Quiet = False,
-) -> None:
-    """Train the coherence network on simulated Sentinel-1 pairs."""
-    _setup(verbose, quiet)
-    from cohcube.model.config import load_training_config
-    from cohcube.model.training import train as run_training
-
-    with _user_errors():
-        settings = load_training_config(config)
-        out.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            (out / "command.txt").write_text(_command_line() + "\n")
-        summary = run_training(settings, out, resume=resume, cache_dir=cache, progress=progress)
-    last = summary["history"][-1] if summary["history"] else {}
-    typer.echo(
-        f"trained {summary['epochs']} epochs in {summary['train_seconds']} s on "
-        f"{summary['device']}; last validation RMSE vs target "
-        f"{last.get('val_rmse_target', float('nan')):.4f}"
-    )
-
-
-@app.command()
-def export(
-    run: Annotated[Path, typer.Argument(help="Run folder of `cohcube train`, or a checkpoint.")],
-    out: Annotated[Path, typer.Option(help="TorchScript file to write (.pt); card beside it.")],
-    name: Annotated[str | None, typer.Option(help="Model name for the card.")] = None,
-    verbose: Verbose = 0,
-    quiet: Quiet = False,
-) -> None:
-    """Export a trained network as a TorchScript artefact with its model card."""
-    _setup(verbose, quiet)
-    from cohcube.model.export import export_model
-
-    with _user_errors():
-        checkpoint = _checkpoint_of(run)
-        command_file = (run if run.is_dir() else run.parent.parent) / "command.txt"
-        command = command_file.read_text().strip() if command_file.exists() else None
-        card = export_model(checkpoint, out, name=name, command=command)
-    typer.echo(
-        f"wrote {out} and {out.with_suffix('.json')} (sha256 "
-        f"{card['artefact']['sha256'][:12]}, halo {card['tiling']['recommended_halo_px']}"
-        " px)"
-    )
-
-
-def _checkpoint_of(run: Path) -> Path:
-    if run.is_file():
-        return run
-    found = sorted((run / "checkpoints").glob("epoch-*.pt"))
-    if not found:
-        raise FileNotFoundError(f"no checkpoint in {run / 'checkpoints'}; train first")
-    return found[-1]
-
-
-@app.command()
-def evaluate(
-    model: Annotated[Path | None, typer.Option(help="Model card or .pt (default shipped).")] = None,
-    test_scenes: Annotated[int, typer.Option(help="Test scenes per baseline.")] = 40,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the report here.")] = None,
-    record: Annotated[bool, typer.Option(help="Store the metrics in the model card.")] = False,
-    verbose: Verbose = 0,
-    quiet: Quiet = False,
-) -> None:
-    """Score a model and the intensity baseline on held-out simulated scenes."""
-    _setup(verbose, quiet)
-    from cohcube.model.artefact import SHIPPED_CARD, card_path_for, load_model
-    from cohcube.model.config import TrainingConfig
-    from cohcube.model.evaluation import evaluate as run_evaluation
-    from cohcube.model.evaluation import format_report
-
-    with _user_errors():
-        loaded = load_model(model)
-        trained = TrainingConfig.model_validate(loaded.card["training"]["config"])
-        report = run_evaluation(loaded, trained.data, trained.seed, test_scenes=test_scenes)
-        report["command"] = _command_line()
-    typer.echo(format_report(report))
-    if json_out is not None:
-        json_out.write_text(json.dumps(report, indent=2) + "\n")
-    if record:
-        card_path = card_path_for(model) if model is not None else SHIPPED_CARD
-        card = json.loads(card_path.read_text())
-        card["metrics"] = report
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
-        typer.echo(f"metrics recorded in {card_path}")
+for model_verb in (train, export, evaluate, calibrate):
+    app.command()(model_verb)
 
 
 @app.command("sample-catalog")
@@ -285,10 +151,10 @@ def sample_catalog(
     quiet: Quiet = False,
 ) -> None:
     """Write the embedded sample catalog (simulated Sentinel-1 STAC + COGs + truth)."""
-    _setup(verbose, quiet)
+    setup_logging(verbose, quiet)
     from cohcube.pipeline.sample_catalog import SampleSpec, write_sample_catalog
 
-    with _user_errors():
+    with user_errors():
         catalog = write_sample_catalog(out, SampleSpec(seed=seed, size_px=size))
     manifest = json.loads(catalog.manifest.read_text())
     typer.echo(
@@ -363,12 +229,12 @@ def search(
     quiet: Quiet = False,
 ) -> None:
     """Search Sentinel-1 scenes and list them (one per line)."""
-    _setup(verbose, quiet)
+    setup_logging(verbose, quiet)
     from cohcube.pipeline.search import SceneQuery, search_scenes
 
     from .job_config import bearer_headers
 
-    with _user_errors():
+    with user_errors():
         query = _query(
             collection, bbox, datetime, polarizations, orbit_state, relative_orbit, platform
         )
@@ -401,13 +267,13 @@ def pairs(
     quiet: Quiet = False,
 ) -> None:
     """List the interferometric pairs of a search (same orbit and direction only)."""
-    _setup(verbose, quiet)
+    setup_logging(verbose, quiet)
     from cohcube.pipeline.pairs import acquisitions_of, explain_no_pairs, select_pairs
     from cohcube.pipeline.search import SceneQuery, search_scenes
 
     from .job_config import bearer_headers
 
-    with _user_errors():
+    with user_errors():
         query = _query(collection, bbox, datetime, "VV", None, None, None)
         assert isinstance(query, SceneQuery)
         headers = bearer_headers(token_env, "--token-env")

@@ -69,6 +69,26 @@ def read_card(card_path: Path) -> dict[str, Any]:
     return card
 
 
+def sigma_factor(card: dict[str, Any], baseline_days: float | None) -> float:
+    """Factor on the artefact's sigma for a pair ``baseline_days`` apart.
+
+    The TorchScript file's sigma is calibrated at the training baseline. A card
+    whose ``calibration`` holds ``sigma_factor_by_baseline_days`` (written by
+    ``cohcube calibrate``: days -> factor, measured on validation scenes)
+    rescales it per pair: linear in log(days) between the measured baselines,
+    the nearest measured factor outside them. 1 without that table or baseline.
+    """
+    table = (card.get("calibration") or {}).get("sigma_factor_by_baseline_days")
+    if not table or baseline_days is None:
+        return 1.0
+    if not np.isfinite(baseline_days) or baseline_days <= 0:
+        raise ValueError(f"baseline_days must be a positive number of days, got {baseline_days}")
+    days = sorted((float(k), float(v)) for k, v in table.items())
+    x = np.log([d for d, _ in days])
+    y = np.array([f for _, f in days])
+    return float(np.interp(np.log(baseline_days), x, y))
+
+
 def card_path_for(path: Path) -> Path:
     """The card of an artefact: ``x.json`` itself, or ``x.json`` beside ``x.pt``."""
     return path if path.suffix == ".json" else path.with_suffix(".json")
@@ -104,7 +124,7 @@ class CoherenceModel:
         return int(self.card["tiling"]["recommended_halo_px"])
 
     def predict(
-        self, t1: ArrayLike, t2: ArrayLike
+        self, t1: ArrayLike, t2: ArrayLike, baseline_days: float | None = None
     ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
         """Coherence and its predictive standard deviation for one pair.
 
@@ -112,13 +132,18 @@ class CoherenceModel:
             t1, t2: linear backscatter (``contract.quantity``) of the two dates,
                 ``(H, W)`` for a single-polarisation model or ``(n_pol, H, W)``;
                 any size; NaN = no data.
+            baseline_days: days between the dates; when given, sigma is
+                rescaled by the card's per-baseline calibration (``sigma_factor``).
 
         Returns:
             ``(coherence, sigma)``, float32 ``(H, W)``; NaN where any input is NaN.
         """
+        factor = sigma_factor(self.card, baseline_days)
         channels, valid = network_input(t1, t2, self.contract)
         out = self.forward_channels(channels[None])[0]
         out[:, ~valid] = np.nan
+        if factor != 1.0:
+            out[1] *= np.float32(factor)
         return out[0], out[1]
 
     def forward_channels(self, channels: NDArray[np.float32]) -> NDArray[np.float32]:

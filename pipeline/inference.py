@@ -31,6 +31,7 @@ from cohcube.model.artefact import (
     card_path_for,
     load_model,
     read_card,
+    sigma_factor,
 )
 from cohcube.model.preprocessing import InputContract, network_input
 
@@ -215,10 +216,14 @@ def predict_coherence(
         sha256=str(card["artefact"]["sha256"]),
         halo=halo,
     )
+    # The artefact's sigma is calibrated at its training baseline; the card may rescale it per pair.
+    sigma_factors = np.array(
+        [sigma_factor(card, float(d)) for d in pairs["temporal_baseline_days"]], dtype=np.float32
+    )
     dataset = xr.Dataset(
         {
             "coherence": (("pair", "y", "x"), result[:, 0]),
-            "coherence_sigma": (("pair", "y", "x"), result[:, 1]),
+            "coherence_sigma": (("pair", "y", "x"), result[:, 1] * sigma_factors[:, None, None]),
         },
         coords=pair_coords(pairs) | {"y": cube["y"].values, "x": cube["x"].values},
     )

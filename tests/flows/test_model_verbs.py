@@ -44,6 +44,17 @@ def test_train_export_evaluate(run_cohcube: Run, tmp_path: Path) -> None:
     assert [r["baseline_days"] for r in report["results"]] == [6.0, 12.0, 24.0, 36.0]
     assert "RMSE" in evaluated.stdout
     assert json.loads(model.with_suffix(".json").read_text())["metrics"]["results"]
+    calibrated = run_cohcube(
+        "calibrate", "--model", str(model), "--baseline", "24", "--baseline", "6", "--scenes", "2"
+    )
+    assert "24 days: sigma x" in calibrated.stdout
+    calibration = json.loads(model.with_suffix(".json").read_text())["calibration"]
+    assert set(calibration["sigma_factor_by_baseline_days"]) == {"6", "24"}
+    assert all(f > 0 for f in calibration["sigma_factor_by_baseline_days"].values())
+    assert calibration["baseline_command"].startswith("cohcube calibrate")
+    refused = run_cohcube("calibrate", "--model", str(model), "--baseline=-6", check=False)
+    assert refused.returncode == 2
+    assert "--baseline must be positive days" in refused.stderr
 
 
 def test_errors_are_one_clear_line(run_cohcube: Run, tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from cohcube.model import simulate_pair
-from cohcube.model.artefact import ModelArtefactError, load_model, read_card
+from cohcube.model.artefact import ModelArtefactError, load_model, read_card, sigma_factor
 from cohcube.model.export import ExportedNetwork
 from cohcube.model.preprocessing import network_input
 from cohcube.model.training import load_checkpoint
@@ -123,3 +123,36 @@ def test_all_nan_input_gives_all_nan_quietly(tiny_artefact: Path) -> None:
         coherence, sigma = model.predict(empty, empty)
     assert np.isnan(coherence).all()
     assert np.isnan(sigma).all()
+
+
+def test_sigma_factor_interpolates_in_log_days_and_clamps() -> None:
+    card = {"calibration": {"sigma_factor_by_baseline_days": {"6": 2.0, "12": 1.0, "24": 1.5}}}
+    assert sigma_factor(card, 12.0) == pytest.approx(1.0)
+    assert sigma_factor(card, 6.0) == pytest.approx(2.0)
+    assert sigma_factor(card, float(np.sqrt(6 * 12))) == pytest.approx(1.5)  # halfway in log
+    assert sigma_factor(card, 3.0) == pytest.approx(2.0)
+    assert sigma_factor(card, 48.0) == pytest.approx(1.5)
+    assert sigma_factor(card, None) == 1.0
+    assert sigma_factor({"calibration": {"sigma_scale": 0.9}}, 24.0) == 1.0
+    with pytest.raises(ValueError, match="baseline_days"):
+        sigma_factor(card, -12.0)
+
+
+def test_predict_rescales_sigma_by_the_cards_baseline_calibration(
+    tiny_artefact: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copy(tiny_artefact, folder / tiny_artefact.name)
+    card = json.loads(tiny_artefact.with_suffix(".json").read_text())
+    card["calibration"]["sigma_factor_by_baseline_days"] = {"12": 1.0, "24": 1.8}
+    (folder / "tiny.json").write_text(json.dumps(card))
+    pair = simulate_pair((48, 64), 24.0, seed=5)
+    plain = load_model(tiny_artefact)
+    calibrated = load_model(folder / "tiny.json")
+    c0, s0 = plain.predict(pair.reference, pair.secondary, 24.0)
+    c1, s1 = calibrated.predict(pair.reference, pair.secondary, 24.0)
+    _, s2 = calibrated.predict(pair.reference, pair.secondary)
+    np.testing.assert_array_equal(c0, c1)
+    np.testing.assert_allclose(s1, 1.8 * s0, rtol=1e-6)
+    np.testing.assert_array_equal(s2, s0)

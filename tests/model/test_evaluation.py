@@ -9,7 +9,8 @@ import pytest
 
 from cohcube.model.artefact import load_model
 from cohcube.model.config import TrainingConfig
-from cohcube.model.evaluation import evaluate, format_report, scores
+from cohcube.model.evaluation import calibrate_baselines, evaluate, format_report, scores
+from cohcube.model.training_data import simulate_patches
 
 
 def test_scores_on_known_values() -> None:
@@ -45,3 +46,23 @@ def test_report_covers_baselines_estimators_and_classes(
     text = format_report(report)
     assert "intensity" in text
     assert "|true-pred|<=sigma" in text
+
+
+def test_baseline_calibration_covers_68_percent_of_validation_pixels(
+    tiny_artefact: Path, tiny_config: TrainingConfig
+) -> None:
+    model = load_model(tiny_artefact)
+    factors = calibrate_baselines(
+        model, tiny_config.data, tiny_config.seed, baselines_days=(6.0, 36.0), scenes=3
+    )
+    assert set(factors) == {"6", "36"}
+    model.card["calibration"]["sigma_factor_by_baseline_days"] = factors
+    whole = tiny_config.data.model_copy(update={"patch_px": tiny_config.data.scene_px})
+    for days in (6.0, 36.0):
+        validation = simulate_patches(whole, "validation", 3, tiny_config.seed, baseline_days=days)
+        inside = []
+        for scene, truth in zip(validation.backscatter_db, validation.truth, strict=True):
+            linear = np.power(np.float32(10.0), scene.astype(np.float32) / 10)
+            coherence, sigma = model.predict(linear[0], linear[1], days)
+            inside.append(np.abs(truth - coherence) <= sigma)
+        assert np.mean(inside) == pytest.approx(0.6827, abs=0.005)

@@ -113,3 +113,24 @@ def test_cuda_inference_matches_cpu(cube, tiny_artefact: Path) -> None:  # type:
     cpu = load_model(tiny_artefact, device="cpu").predict(ref, sec)[0]
     gpu = load_model(tiny_artefact, device="cuda").predict(ref, sec)[0]
     assert np.nanmax(np.abs(cpu - gpu)) <= 1e-3
+
+
+def test_sigma_follows_each_pairs_baseline_calibration(
+    cube, tiny_artefact: Path, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import shutil
+
+    card = json.loads(tiny_artefact.with_suffix(".json").read_text())
+    card["calibration"]["sigma_factor_by_baseline_days"] = {"12": 1.0, "24": 2.0}
+    shutil.copy(tiny_artefact, tmp_path / "tiny.pt")
+    (tmp_path / "tiny.json").write_text(json.dumps(card))
+    pairs = select_pairs(cube, (12, 24))
+    pairs = pairs.groupby("temporal_baseline_days").head(1)
+    assert sorted(pairs.temporal_baseline_days) == [12, 24]
+    plain = predict_coherence(cube, pairs, tiny_artefact, chunk=256).compute()
+    calibrated = predict_coherence(cube, pairs, tmp_path / "tiny.json", chunk=256).compute()
+    np.testing.assert_array_equal(plain.coherence.values, calibrated.coherence.values)
+    for k, days in enumerate(pairs.temporal_baseline_days):
+        expected = plain.coherence_sigma.values[k] * (2.0 if days == 24 else 1.0)
+        np.testing.assert_allclose(calibrated.coherence_sigma.values[k], expected, rtol=1e-6)

@@ -1,0 +1,143 @@
+"""The model verbs of the ``cohcube`` command line: train, export, evaluate, calibrate.
+
+``cli`` registers them on the app, in the order ``cohcube --help`` lists them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cohcube.pipeline.errors import CohcubeInputError
+
+from .cli_app import Quiet, Verbose, command_line, setup_logging, user_errors
+
+
+def train(
+    config: Annotated[Path, typer.Argument(help="Training config, YAML or TOML.")],
+    out: Annotated[Path, typer.Option(help="Run folder: checkpoints, history, config copy.")],
+    resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint.")] = False,
+    cache: Annotated[Path | None, typer.Option(help="Cache of simulated patches.")] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Train the coherence network on simulated Sentinel-1 pairs."""
+    setup_logging(verbose, quiet)
+    from cohcube.model.config import load_training_config
+    from cohcube.model.training import train as run_training
+
+    with user_errors():
+        settings = load_training_config(config)
+        out.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            (out / "command.txt").write_text(command_line() + "\n")
+        summary = run_training(settings, out, resume=resume, cache_dir=cache, progress=progress)
+    last = summary["history"][-1] if summary["history"] else {}
+    typer.echo(
+        f"trained {summary['epochs']} epochs in {summary['train_seconds']} s on "
+        f"{summary['device']}; last validation RMSE vs target "
+        f"{last.get('val_rmse_target', float('nan')):.4f}"
+    )
+
+
+def export(
+    run: Annotated[Path, typer.Argument(help="Run folder of `cohcube train`, or a checkpoint.")],
+    out: Annotated[Path, typer.Option(help="TorchScript file to write (.pt); card beside it.")],
+    name: Annotated[str | None, typer.Option(help="Model name for the card.")] = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Export a trained network as a TorchScript artefact with its model card."""
+    setup_logging(verbose, quiet)
+    from cohcube.model.export import export_model
+
+    with user_errors():
+        checkpoint = _checkpoint_of(run)
+        command_file = (run if run.is_dir() else run.parent.parent) / "command.txt"
+        command = command_file.read_text().strip() if command_file.exists() else None
+        card = export_model(checkpoint, out, name=name, command=command)
+    typer.echo(
+        f"wrote {out} and {out.with_suffix('.json')} (sha256 "
+        f"{card['artefact']['sha256'][:12]}, halo {card['tiling']['recommended_halo_px']}"
+        " px)"
+    )
+
+
+def _checkpoint_of(run: Path) -> Path:
+    if run.is_file():
+        return run
+    found = sorted((run / "checkpoints").glob("epoch-*.pt"))
+    if not found:
+        raise FileNotFoundError(f"no checkpoint in {run / 'checkpoints'}; train first")
+    return found[-1]
+
+
+def evaluate(
+    model: Annotated[Path | None, typer.Option(help="Model card or .pt (default shipped).")] = None,
+    test_scenes: Annotated[int, typer.Option(help="Test scenes per baseline.")] = 40,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the report here.")] = None,
+    record: Annotated[bool, typer.Option(help="Store the metrics in the model card.")] = False,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Score a model and the intensity baseline on held-out simulated scenes."""
+    setup_logging(verbose, quiet)
+    from cohcube.model.artefact import SHIPPED_CARD, card_path_for, load_model
+    from cohcube.model.config import TrainingConfig
+    from cohcube.model.evaluation import evaluate as run_evaluation
+    from cohcube.model.evaluation import format_report
+
+    with user_errors():
+        loaded = load_model(model)
+        trained = TrainingConfig.model_validate(loaded.card["training"]["config"])
+        report = run_evaluation(loaded, trained.data, trained.seed, test_scenes=test_scenes)
+        report["command"] = command_line()
+    typer.echo(format_report(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
+    if record:
+        card_path = card_path_for(model) if model is not None else SHIPPED_CARD
+        card = json.loads(card_path.read_text())
+        card["metrics"] = report
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        typer.echo(f"metrics recorded in {card_path}")
+
+
+def calibrate(
+    model: Annotated[Path | None, typer.Option(help="Model card or .pt (default shipped).")] = None,
+    baseline: Annotated[
+        list[float] | None,
+        typer.Option(help="Temporal baseline to calibrate, days (repeat; default 6 12 24 36)."),
+    ] = None,
+    scenes: Annotated[int, typer.Option(min=1, help="Validation scenes per baseline.")] = 40,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Calibrate the uncertainty per temporal baseline and store the factors in the model card."""
+    setup_logging(verbose, quiet)
+    from cohcube.model.artefact import SHIPPED_CARD, card_path_for, load_model
+    from cohcube.model.config import TrainingConfig
+    from cohcube.model.evaluation import calibrate_baselines
+
+    days = sorted(set(baseline or [6.0, 12.0, 24.0, 36.0]))
+    with user_errors():
+        if any(d <= 0 for d in days):
+            raise CohcubeInputError(f"--baseline must be positive days, got {days}")
+        card_path = card_path_for(model) if model is not None else SHIPPED_CARD
+        loaded = load_model(card_path)
+        trained = TrainingConfig.model_validate(loaded.card["training"]["config"])
+        factors = calibrate_baselines(
+            loaded, trained.data, trained.seed, baselines_days=days, scenes=scenes
+        )
+        card = json.loads(card_path.read_text())
+        card["calibration"]["sigma_factor_by_baseline_days"] = factors
+        card["calibration"]["baseline_validation_scenes"] = scenes
+        card["calibration"]["baseline_command"] = command_line()
+        card_path.write_text(json.dumps(card, indent=2) + "\n")
+    for key, factor in factors.items():
+        typer.echo(f"{key:>6} days: sigma x {factor:.3f}")
+    typer.echo(f"stored in {card_path}")
