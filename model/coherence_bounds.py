@@ -32,9 +32,7 @@ segmentation of 4.4-look images).
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,8 +43,8 @@ from scipy import ndimage
 from .config import DataConfig
 from .decorrelation import temporal_coherence, thermal_coherence
 from .landcover import POLARIZATIONS, LandCover, backscatter_map
-from .simulator import SimulatedPair, simulate_pair
-from .training_data import scene_seed
+from .simulator import SimulatedPair
+from .training_data import SceneJob, map_scenes, scene_pair
 
 #: Information sets: name -> feature columns of ``FieldTable.features``.
 INFORMATION_SETS: dict[str, tuple[str, ...]] = {
@@ -192,17 +190,9 @@ def field_table(pair: SimulatedPair) -> FieldTable:
     )
 
 
-def _simulate_table(args: tuple[DataConfig, float, np.random.SeedSequence]) -> FieldTable:
+def _simulate_table(args: SceneJob) -> FieldTable:
     data, baseline_days, seed = args
-    pair = simulate_pair(
-        (data.scene_px, data.scene_px),
-        baseline_days,
-        seed=np.random.default_rng(seed),
-        polarizations=POLARIZATIONS,
-        max_misregistration_px=data.max_misregistration_px,
-        change_probability=data.change_probability,
-    )
-    return field_table(pair)
+    return field_table(scene_pair(data, baseline_days, seed))
 
 
 def simulate_field_tables(
@@ -213,12 +203,7 @@ def simulate_field_tables(
     The scenes are exactly those ``simulate_patches`` (and so ``cohcube
     evaluate``) draws for the same ``data``, ``split``, ``seed`` and baseline.
     """
-    jobs = [(data, float(baseline_days), scene_seed(seed, split, i)) for i in range(n_scenes)]
-    if data.workers > 1 and n_scenes > 1:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=data.workers, mp_context=context) as pool:
-            return list(pool.map(_simulate_table, jobs, chunksize=4))
-    return [_simulate_table(job) for job in jobs]
+    return map_scenes(_simulate_table, data, split, n_scenes, seed, baseline_days)
 
 
 FieldPredictor = Callable[[FieldTable], NDArray[np.float64]]

@@ -13,10 +13,11 @@ import hashlib
 import json
 import logging
 import multiprocessing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,7 +28,7 @@ from .landcover import POLARIZATIONS
 from .preprocessing import InputContract
 from .radiometry import linear_to_db
 from .sensor import SensorGeometry
-from .simulator import simulate_pair
+from .simulator import SimulatedPair, simulate_pair
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +80,15 @@ def scene_seed(seed: int, split: str, index: int) -> np.random.SeedSequence:
     return np.random.SeedSequence([seed, SPLITS[split], index])
 
 
-def _simulate_scene(args: tuple[DataConfig, float, np.random.SeedSequence]) -> PatchSet:
-    data, baseline_days, seed = args
-    pair = simulate_pair(
+def scene_pair(
+    data: DataConfig, baseline_days: float, seed: np.random.SeedSequence
+) -> SimulatedPair:
+    """The VV+VH pair of one scene (seed from ``scene_seed``) under ``data``'s settings.
+
+    The one definition of a split's scenes: training patches, ``cohcube
+    evaluate`` and the accuracy bounds all draw their pairs here.
+    """
+    return simulate_pair(
         (data.scene_px, data.scene_px),
         baseline_days,
         seed=np.random.default_rng(seed),
@@ -89,6 +96,37 @@ def _simulate_scene(args: tuple[DataConfig, float, np.random.SeedSequence]) -> P
         max_misregistration_px=data.max_misregistration_px,
         change_probability=data.change_probability,
     )
+
+
+SceneJob = tuple[DataConfig, float, np.random.SeedSequence]
+T = TypeVar("T")
+
+
+def map_scenes(
+    function: Callable[[SceneJob], T],
+    data: DataConfig,
+    split: str,
+    n_scenes: int,
+    seed: int,
+    baseline_days: float,
+) -> list[T]:
+    """``function`` over scenes ``0 .. n_scenes-1`` of ``split``, in ``data.workers`` processes.
+
+    ``function`` gets ``(data, baseline_days, scene seed)`` and must be a
+    module-level function (it is pickled to spawned worker processes).
+    """
+    jobs = [(data, float(baseline_days), scene_seed(seed, split, i)) for i in range(n_scenes)]
+    if data.workers > 1 and n_scenes > 1:
+        # spawn: forking a process that already runs torch threads can deadlock.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=data.workers, mp_context=context) as pool:
+            return list(pool.map(function, jobs, chunksize=4))
+    return [function(job) for job in jobs]
+
+
+def _simulate_scene(args: SceneJob) -> PatchSet:
+    data, baseline_days, seed = args
+    pair = scene_pair(data, baseline_days, seed)
     p = data.patch_px
     n = data.scene_px // p
 
@@ -161,16 +199,8 @@ def simulate_patches(
         if path.exists():
             with np.load(path) as stored:
                 return PatchSet(**{k: stored[k] for k in stored.files})
-    jobs = [(data, baseline, scene_seed(seed, split, i)) for i in range(n_scenes)]
     log.info("simulating %d %s scenes (%g-day pairs)", n_scenes, split, baseline)
-    if data.workers > 1 and n_scenes > 1:
-        # spawn: forking a process that already runs torch threads can deadlock.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=data.workers, mp_context=context) as pool:
-            parts = list(pool.map(_simulate_scene, jobs, chunksize=4))
-    else:
-        parts = [_simulate_scene(job) for job in jobs]
-    patches = concatenate(parts)
+    patches = concatenate(map_scenes(_simulate_scene, data, split, n_scenes, seed, baseline))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
