@@ -178,7 +178,8 @@ def predict_coherence(
 
     Returns:
         Dataset with ``coherence`` and ``coherence_sigma`` ``(pair, y, x)`` float32
-        (NaN where an input is NaN) and per-pair coordinates.
+        (NaN where an input is NaN; sigma rescaled for each pair's temporal
+        baseline when the card is calibrated per baseline) and per-pair coordinates.
     """
     if pairs.empty:
         raise CohcubeInputError("no pairs to process; check the pair policy and the time range")
