@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 CARD_FORMAT = "cohcube-model-card"
 CARD_VERSION = 1
 SHIPPED_CARD = Path(__file__).parent / "weights" / "cohcube-coherence.json"
+#: Fraction of pixels a calibrated sigma covers: |true - coherence| <= sigma (Gaussian 1 sigma).
+ONE_SIGMA = 0.6827
 
 
 @contextmanager

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .artefact import CoherenceModel
+from .artefact import ONE_SIGMA, CoherenceModel
 from .config import DataConfig
 from .estimators import intensity_coherence
 from .landcover import LandCover
@@ -64,10 +64,6 @@ def _model_maps(
         coherence.append(c)
         sigma.append(s)
     return np.stack(coherence), np.stack(sigma)
-
-
-#: Fraction of a Gaussian within one standard deviation.
-ONE_SIGMA = 0.6827
 
 
 def calibrate_baselines(

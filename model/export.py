@@ -15,7 +15,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .artefact import CARD_FORMAT, CARD_VERSION, CoherenceModel, quiet_torchscript, sha256_of
+from .artefact import (
+    CARD_FORMAT,
+    CARD_VERSION,
+    ONE_SIGMA,
+    CoherenceModel,
+    quiet_torchscript,
+    sha256_of,
+)
 from .network import ResUNet, parameter_count
 from .preprocessing import network_input
 from .sensor import SensorGeometry
@@ -28,8 +35,6 @@ log = logging.getLogger(__name__)
 
 HALO_CANDIDATES = (0, 16, 32, 48, 64, 96, 128)
 SEAM_TOLERANCE = 1e-3
-#: Fraction of a Gaussian within one standard deviation.
-ONE_SIGMA = 0.6827
 
 
 class ExportedNetwork(nn.Module):
