@@ -41,9 +41,9 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from .config import DataConfig
-from .decorrelation import temporal_coherence, thermal_coherence
-from .landcover import POLARIZATIONS, LandCover, backscatter_map
-from .simulator import SimulatedPair
+from .landcover import POLARIZATIONS, LandCover
+from .sensor import SensorGeometry
+from .simulator import SimulatedPair, field_temporal_coherence, thermal_coherence_map
 from .training_data import SceneJob, map_scenes, scene_pair
 
 #: Information sets: name -> feature columns of ``FieldTable.features``.
@@ -129,18 +129,10 @@ def field_table(pair: SimulatedPair) -> FieldTable:
     index = field_index.ravel()
     count = np.bincount(index).astype(np.float64)
 
-    thermal = thermal_coherence(
-        backscatter_map(pair.scene, first.fields, "VV"),
-        backscatter_map(pair.scene, second.fields, "VV"),
-    )
+    # The same two factors simulate_pair multiplies into the true coherence.
+    thermal = thermal_coherence_map(pair.scene, first, second, "VV", SensorGeometry().nesz_db)
+    temporal = field_temporal_coherence(first, second)[present]
     same_epoch = first.epoch[present] == second.epoch[present]
-    temporal = np.where(
-        same_epoch,
-        temporal_coherence(
-            pair.baseline_days, second.fields.gamma_inf[present], second.fields.tau_days[present]
-        ),
-        0.0,
-    )
 
     vv1, vv2 = (img[0].astype(np.float64) for img in (pair.reference, pair.secondary))
     vh1, vh2 = (img[1].astype(np.float64) for img in (pair.reference, pair.secondary))

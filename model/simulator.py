@@ -22,6 +22,30 @@ from .sensor import SensorGeometry, SlcGrid
 from .speckle import Complex, SlcStackSimulator
 
 
+def field_temporal_coherence(first: FieldState, second: FieldState) -> NDArray[np.float64]:
+    """Temporal coherence of every field between two acquisitions, ``(n_fields,)``.
+
+    Zero where a change event separates the two acquisitions.
+    """
+    # Within one epoch a field keeps its gamma_inf and tau, so either state serves.
+    return np.where(
+        first.epoch == second.epoch,
+        temporal_coherence(second.day - first.day, second.fields.gamma_inf, second.fields.tau_days),
+        0.0,
+    )
+
+
+def thermal_coherence_map(
+    scene: Scene, first: FieldState, second: FieldState, polarization: str, nesz_db: float
+) -> NDArray[np.float64]:
+    """Thermal-noise coherence of every GRD pixel between two acquisitions, ``scene.shape``."""
+    return thermal_coherence(
+        backscatter_map(scene, first.fields, polarization),
+        backscatter_map(scene, second.fields, polarization),
+        nesz_db,
+    )
+
+
 def true_coherence(
     scene: Scene, first: FieldState, second: FieldState, polarization: str, nesz_db: float
 ) -> NDArray[np.float32]:
@@ -29,17 +53,8 @@ def true_coherence(
 
     Zero temporal coherence where a change event separates the two acquisitions.
     """
-    # Within one epoch a field keeps its gamma_inf and tau, so either state serves.
-    temporal = np.where(
-        first.epoch == second.epoch,
-        temporal_coherence(second.day - first.day, second.fields.gamma_inf, second.fields.tau_days),
-        0.0,
-    )[scene.field_id]
-    thermal = thermal_coherence(
-        backscatter_map(scene, first.fields, polarization),
-        backscatter_map(scene, second.fields, polarization),
-        nesz_db,
-    )
+    temporal = field_temporal_coherence(first, second)[scene.field_id]
+    thermal = thermal_coherence_map(scene, first, second, polarization, nesz_db)
     return (temporal * thermal).astype(np.float32)
 
 
