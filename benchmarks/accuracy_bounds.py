@@ -47,22 +47,15 @@ def main() -> None:
 
     model = load_model()
     trained = TrainingConfig.model_validate(model.card["training"]["config"])
-    data = trained.data.model_copy(update={"patch_px": trained.data.scene_px})
     network = {
         r["baseline_days"]: r["model"]["vs_truth"]["rmse"]
-        for r in model.card.get("metrics", {}).get("results", [])
+        for r in (model.card.get("metrics") or {}).get("results", [])
     }
-    report: dict[str, object] = {
-        "model": model.name,
-        "seed": trained.seed,
-        "train_scenes": args.train_scenes,
-        "test_scenes": args.test_scenes,
-        "results": [],
-    }
+    results: list[dict[str, object]] = []
     for days in args.days:
         start = time.perf_counter()
-        train = simulate_field_tables(data, "train", args.train_scenes, trained.seed, days)
-        test = simulate_field_tables(data, "test", args.test_scenes, trained.seed, days)
+        train = simulate_field_tables(trained.data, "train", args.train_scenes, trained.seed, days)
+        test = simulate_field_tables(trained.data, "test", args.test_scenes, trained.seed, days)
         fields = sum(len(t.temporal) for t in train)
         print(
             f"\n{days:g}-day pairs: {fields} training fields from {args.train_scenes} scenes, "
@@ -79,10 +72,15 @@ def main() -> None:
             print(
                 f"{'shipped network (cohcube evaluate, from its card)':<70} {network[days]:>13.3f}"
             )
-        results = report["results"]
-        assert isinstance(results, list)
         results.append({"baseline_days": days, "rmse_vs_truth": rows, "network": network.get(days)})
     if args.json is not None:
+        report = {
+            "model": model.name,
+            "seed": trained.seed,
+            "train_scenes": args.train_scenes,
+            "test_scenes": args.test_scenes,
+            "results": results,
+        }
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 
 

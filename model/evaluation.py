@@ -66,6 +66,14 @@ def _model_maps(
     return np.stack(coherence), np.stack(sigma)
 
 
+def _whole_scenes(
+    data: DataConfig, split: str, n_scenes: int, seed: int, baseline_days: float
+) -> PatchSet:
+    """``n_scenes`` scenes of ``split``, each one whole patch (scoring needs no cutting)."""
+    whole = data.model_copy(update={"patch_px": data.scene_px})
+    return simulate_patches(whole, split, n_scenes, seed, baseline_days=baseline_days)
+
+
 def calibrate_baselines(
     model: CoherenceModel,
     data: DataConfig,
@@ -81,10 +89,9 @@ def calibrate_baselines(
     test scenes ``evaluate`` scores). Returns ``{days: factor}`` with days as
     strings (the card's JSON keys).
     """
-    whole = data.model_copy(update={"patch_px": data.scene_px})
     factors = {}
     for days in baselines_days:
-        validation = simulate_patches(whole, "validation", scenes, seed, baseline_days=days)
+        validation = _whole_scenes(data, "validation", scenes, seed, days)
         coherence, sigma = _model_maps(model, validation)
         ratio = np.abs(validation.truth - coherence) / sigma
         factors[f"{days:g}"] = float(np.quantile(ratio[np.isfinite(ratio)], ONE_SIGMA))
@@ -123,10 +130,7 @@ def evaluate(
     Returns:
         A JSON-ready report.
     """
-    whole = data.model_copy(update={"patch_px": data.scene_px})
-    validation = simulate_patches(
-        whole, "validation", validation_scenes, seed, baseline_days=data.baseline_days
-    )
+    validation = _whole_scenes(data, "validation", validation_scenes, seed, data.baseline_days)
     window, window_rmse = choose_baseline_window(validation)
     log.info(
         "intensity baseline window: %d px (validation RMSE %s)",
@@ -135,7 +139,7 @@ def evaluate(
     )
     results = []
     for days in baselines_days:
-        test = simulate_patches(whole, "test", test_scenes, seed, baseline_days=days)
+        test = _whole_scenes(data, "test", test_scenes, seed, days)
         coherence, sigma = _model_maps(model, test, days)
         baseline = _baseline_maps(test, window)
         entry: dict[str, Any] = {"baseline_days": float(days), "pixels": int(test.truth.size)}
