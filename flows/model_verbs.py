@@ -7,13 +7,31 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from cohcube.pipeline.errors import CohcubeInputError
 
 from .cli_app import Quiet, Verbose, command_line, setup_logging, user_errors
+
+if TYPE_CHECKING:
+    from cohcube.model.artefact import CoherenceModel
+    from cohcube.model.config import TrainingConfig
+
+
+def _trained_model(model: Path | None) -> tuple[Path, CoherenceModel, TrainingConfig]:
+    """Card path of ``model`` (default: the shipped one), the loaded model, its training config."""
+    from cohcube.model.artefact import SHIPPED_CARD, card_path_for, load_model
+    from cohcube.model.config import TrainingConfig
+
+    card_path = card_path_for(model) if model is not None else SHIPPED_CARD
+    loaded = load_model(card_path)
+    return card_path, loaded, TrainingConfig.model_validate(loaded.card["training"]["config"])
+
+
+def _write_card(card_path: Path, card: dict[str, Any]) -> None:
+    card_path.write_text(json.dumps(card, indent=2) + "\n")
 
 
 def train(
@@ -86,24 +104,18 @@ def evaluate(
 ) -> None:
     """Score a model and the intensity baseline on held-out simulated scenes."""
     setup_logging(verbose, quiet)
-    from cohcube.model.artefact import SHIPPED_CARD, card_path_for, load_model
-    from cohcube.model.config import TrainingConfig
     from cohcube.model.evaluation import evaluate as run_evaluation
     from cohcube.model.evaluation import format_report
 
     with user_errors():
-        loaded = load_model(model)
-        trained = TrainingConfig.model_validate(loaded.card["training"]["config"])
+        card_path, loaded, trained = _trained_model(model)
         report = run_evaluation(loaded, trained.data, trained.seed, test_scenes=test_scenes)
         report["command"] = command_line()
     typer.echo(format_report(report))
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2) + "\n")
     if record:
-        card_path = card_path_for(model) if model is not None else SHIPPED_CARD
-        card = json.loads(card_path.read_text())
-        card["metrics"] = report
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        _write_card(card_path, {**loaded.card, "metrics": report})
         typer.echo(f"metrics recorded in {card_path}")
 
 
@@ -119,25 +131,23 @@ def calibrate(
 ) -> None:
     """Calibrate the uncertainty per temporal baseline and store the factors in the model card."""
     setup_logging(verbose, quiet)
-    from cohcube.model.artefact import SHIPPED_CARD, card_path_for, load_model
-    from cohcube.model.config import TrainingConfig
     from cohcube.model.evaluation import calibrate_baselines
 
     days = sorted(set(baseline or [6.0, 12.0, 24.0, 36.0]))
     with user_errors():
         if any(d <= 0 for d in days):
             raise CohcubeInputError(f"--baseline must be positive days, got {days}")
-        card_path = card_path_for(model) if model is not None else SHIPPED_CARD
-        loaded = load_model(card_path)
-        trained = TrainingConfig.model_validate(loaded.card["training"]["config"])
+        card_path, loaded, trained = _trained_model(model)
         factors = calibrate_baselines(
             loaded, trained.data, trained.seed, baselines_days=days, scenes=scenes
         )
-        card = json.loads(card_path.read_text())
-        card["calibration"]["sigma_factor_by_baseline_days"] = factors
-        card["calibration"]["baseline_validation_scenes"] = scenes
-        card["calibration"]["baseline_command"] = command_line()
-        card_path.write_text(json.dumps(card, indent=2) + "\n")
+        calibration = {
+            **loaded.card["calibration"],
+            "sigma_factor_by_baseline_days": factors,
+            "baseline_validation_scenes": scenes,
+            "baseline_command": command_line(),
+        }
+        _write_card(card_path, {**loaded.card, "calibration": calibration})
     for key, factor in factors.items():
         typer.echo(f"{key:>6} days: sigma x {factor:.3f}")
     typer.echo(f"stored in {card_path}")
