@@ -30,8 +30,8 @@ from pystac.extensions.datacube import (
 )
 from pystac.extensions.projection import ProjectionExtension
 from pystac.stac_io import DefaultStacIO
-from rasterio.crs import CRS
-from rasterio.warp import transform_bounds, transform_geom
+
+from .stac_items import footprint
 
 log = logging.getLogger(__name__)
 
@@ -78,22 +78,11 @@ def cube_item(cube: xr.Dataset, item_id: str, href: str) -> pystac.Item:
     crs = cube.rio.crs
     if crs is None:
         raise ValueError(f"cube {href} has no CRS; cannot describe its footprint")
-    x, y = cube["x"].values, cube["y"].values
-    step_x = float(x[1] - x[0]) if x.size > 1 else float(cube.rio.resolution()[0])
-    step_y = float(y[1] - y[0]) if y.size > 1 else float(cube.rio.resolution()[1])
-    left, right = float(x.min()) - abs(step_x) / 2, float(x.max()) + abs(step_x) / 2
-    bottom, top = float(y.min()) - abs(step_y) / 2, float(y.max()) + abs(step_y) / 2
-    native = {
-        "type": "Polygon",
-        "coordinates": [
-            [[left, bottom], [right, bottom], [right, top], [left, top], [left, bottom]]
-        ],
-    }
-    wgs84 = CRS.from_epsg(4326)
-    geometry = transform_geom(crs, wgs84, native, precision=7)
-    bbox = [
-        round(v, 7) for v in transform_bounds(crs, wgs84, left, bottom, right, top, densify_pts=21)
-    ]
+    shape = (cube.sizes["y"], cube.sizes["x"])
+    transform = cube.rio.transform()
+    geometry, bbox = footprint(crs, transform, shape, decimals=7)
+    left, bottom, right, top = cube.rio.bounds()
+    step_x, step_y = transform.a, transform.e
     pairs = cube.sizes["pair"]
     start = _iso(cube["reference_time"].values.min()) if pairs else None
     end = _iso(cube["secondary_time"].values.max()) if pairs else None
@@ -117,8 +106,8 @@ def cube_item(cube: xr.Dataset, item_id: str, href: str) -> pystac.Item:
     ProjectionExtension.ext(item, add_if_missing=True).apply(
         code=f"EPSG:{epsg}" if epsg else None,
         wkt2=None if epsg else crs.to_wkt(),
-        shape=[int(y.size), int(x.size)],
-        transform=[step_x, 0.0, left, 0.0, step_y, top if step_y < 0 else bottom],
+        shape=list(shape),
+        transform=list(transform)[:6],
         bbox=[left, bottom, right, top],
     )
     reference = epsg or crs.to_wkt()

@@ -13,7 +13,7 @@ from typing import Any
 
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.warp import transform_geom
+from rasterio.warp import transform_bounds, transform_geom
 
 SAR = "https://stac-extensions.github.io/sar/v1.0.0/schema.json"
 SAT = "https://stac-extensions.github.io/sat/v1.0.0/schema.json"
@@ -30,17 +30,23 @@ INTERNATIONAL_DESIGNATORS = {
 
 
 def footprint(
-    crs: CRS, transform: Affine, shape: tuple[int, int]
+    crs: CRS, transform: Affine, shape: tuple[int, int], decimals: int | None = None
 ) -> tuple[dict[str, Any], list[float]]:
-    """WGS84 polygon and bbox of a raster's extent."""
-    left, top = transform.c, transform.f
-    right = left + transform.a * shape[1]
-    bottom = top + transform.e * shape[0]
+    """WGS84 polygon and bbox of the extent of a raster of ``shape`` (rows, cols).
+
+    The bbox follows the extent's edges (densified), which curve in WGS84, so it
+    holds the whole raster, not only its corners. ``decimals`` rounds both.
+    """
+    x0, y0 = transform.c, transform.f
+    left, right = sorted((x0, x0 + transform.a * shape[1]))
+    bottom, top = sorted((y0, y0 + transform.e * shape[0]))
     ring = [[left, bottom], [right, bottom], [right, top], [left, top], [left, bottom]]
-    geometry = transform_geom(crs, "EPSG:4326", {"type": "Polygon", "coordinates": [ring]})
-    lons = [p[0] for p in geometry["coordinates"][0]]
-    lats = [p[1] for p in geometry["coordinates"][0]]
-    return geometry, [min(lons), min(lats), max(lons), max(lats)]
+    polygon = {"type": "Polygon", "coordinates": [ring]}
+    geometry = transform_geom(
+        crs, "EPSG:4326", polygon, precision=-1 if decimals is None else decimals
+    )
+    bbox = transform_bounds(crs, "EPSG:4326", left, bottom, right, top, densify_pts=21)
+    return geometry, [float(v if decimals is None else round(v, decimals)) for v in bbox]
 
 
 def rtc_item(
