@@ -5,21 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support.served import served_assets, stac_api
+from support.served import ServedCatalog, served_assets, stac_api
 
 from cohcube.pipeline.sample_catalog import SampleCatalog
-
-
-@dataclass(frozen=True)
-class ServedCatalog:
-    """The small sample published over HTTP: the STAC API URL and its items (assets on HTTP)."""
-
-    api_url: str
-    items_file: Path
 
 
 @pytest.fixture(scope="session")

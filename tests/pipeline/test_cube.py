@@ -11,7 +11,7 @@ import pystac
 import pytest
 import rasterio
 from affine import Affine
-from conftest import ServedCatalog
+from support.served import ServedCatalog
 
 from cohcube.pipeline.cube import CubeGrid, build_cube
 from cohcube.pipeline.errors import GridError, NotAnalysisReadyError

@@ -7,8 +7,7 @@ import logging
 import urllib.request
 
 import pytest
-from conftest import ServedCatalog
-from support.served import proxied_api
+from support.served import ServedCatalog, proxied_api
 
 from cohcube.pipeline.errors import CatalogUnreachableError, SearchError
 from cohcube.pipeline.search import SceneQuery, search_scenes

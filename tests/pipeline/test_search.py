@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pystac
 import pytest
-from conftest import ServedCatalog
+from support.served import ServedCatalog
 
 from cohcube.pipeline.errors import CatalogUnreachableError, EmptySearchError, SearchError
 from cohcube.pipeline.sample_catalog import SampleCatalog

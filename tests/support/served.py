@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from support.processes import free_port, start_server, stop_server
@@ -12,6 +13,14 @@ from support.processes import free_port, start_server, stop_server
 from cohcube.pipeline.sample_catalog import SampleCatalog, rebase_asset_hrefs
 
 SUPPORT = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class ServedCatalog:
+    """The small sample published over HTTP: the STAC API URL and its items (assets on HTTP)."""
+
+    api_url: str
+    items_file: Path
 
 
 @contextmanager
