@@ -5,7 +5,7 @@
 Simulates the test scenes ``cohcube evaluate`` scores the shipped model on
 (same data settings, seed and split, from the shipped card) and a training
 split, then fits the best field-level estimator for each information set of
-``cohcube.model.coherence_bounds`` and prints its RMSE against the true
+``cohcube.model.analysis.coherence_bounds`` and prints its RMSE against the true
 coherence next to the shipped network's (from the card's metrics) and the
 model issue's 0.08 target. See docs/accuracy.md.
 """
@@ -17,15 +17,14 @@ import json
 import time
 from pathlib import Path
 
-from cohcube.model.artefact import load_model
-from cohcube.model.coherence_bounds import (
+from cohcube.model.analysis.coherence_bounds import (
     INFORMATION_SETS,
     exact_temporal,
     fit_conditional_mean,
     oracle_rmse,
     simulate_field_tables,
 )
-from cohcube.model.config import TrainingConfig
+from cohcube.model.learning.card import read_card
 
 DESCRIPTIONS = {
     "none": "thermal term only (no field information)",
@@ -45,11 +44,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
-    model = load_model()
-    trained = TrainingConfig.model_validate(model.card["training"]["config"])
+    card = read_card(None)  # the shipped model: its training settings and scores
+    assert card.training is not None
+    trained = card.training.config
     network = {
         r["baseline_days"]: r["model"]["vs_truth"]["rmse"]
-        for r in (model.card.get("metrics") or {}).get("results", [])
+        for r in (card.metrics or {}).get("results", [])
     }
     results: list[dict[str, object]] = []
     for days in args.days:
@@ -75,7 +75,7 @@ def main() -> None:
         results.append({"baseline_days": days, "rmse_vs_truth": rows, "network": network.get(days)})
     if args.json is not None:
         report = {
-            "model": model.name,
+            "model": card.name,
             "seed": trained.seed,
             "train_scenes": args.train_scenes,
             "test_scenes": args.test_scenes,

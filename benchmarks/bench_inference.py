@@ -22,8 +22,8 @@ import xarray as xr
 from common import sample_cube
 from paper_tiling import paper_tiling_forward
 
-from cohcube.model.artefact import load_model
-from cohcube.model.preprocessing import network_input
+from cohcube.model.learning.artefact import load_model
+from cohcube.model.learning.preprocessing import network_input
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 

@@ -22,8 +22,8 @@ import zarr
 from common import peak_memory, sample_cube
 from distributed import Client, LocalCluster
 
-from cohcube.model.artefact import load_model
-from cohcube.model.preprocessing import network_input
+from cohcube.model.learning.artefact import load_model
+from cohcube.model.learning.preprocessing import network_input
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.store import StoreLayout, write_coherence

@@ -24,10 +24,10 @@ from zarr.abc.store import ByteRequest, Store
 from zarr.core.buffer import Buffer, BufferPrototype
 from zarr.storage import LocalStore, WrapperStore
 
-from cohcube.pipeline.inference import pair_coords
-from cohcube.pipeline.sample_catalog import SampleCatalog, default_sample_catalog
+from cohcube.pipeline.sample import SampleCatalog, default_sample_catalog
 from cohcube.pipeline.search import read_local_items
 from cohcube.pipeline.store import StoreLayout, write_coherence
+from cohcube.pipeline.store.schema import pair_coords
 
 LAYOUTS = {
     "chunks 1x256x256": StoreLayout(shard_px=1024, chunk_px=256),

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 import psutil
 import xarray as xr
 
-from cohcube.pipeline.cube import CubeGrid, build_cube
+from cohcube.pipeline.cube import build_cube
+from cohcube.pipeline.grid import CubeGrid
 from cohcube.pipeline.search import SceneQuery, search_scenes
 
 #: The sample catalog's grid (EPSG:32633, 10 m, top-left 600000 / 5200000).

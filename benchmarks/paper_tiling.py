@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from cohcube.model.artefact import CoherenceModel
+from cohcube.model.learning.artefact import CoherenceModel
 
 
 def kaiser_window(size: int, beta: float = 5.0) -> NDArray[np.float32]:

@@ -9,10 +9,10 @@ from typing import get_args
 import numpy as np
 import xarray as xr
 
+from cohcube.model.errors import InputDataError, MissingPathError, OccupiedPathError
 from cohcube.pipeline.changes import History, detect_changes
-from cohcube.pipeline.errors import CohcubeInputError
-from cohcube.pipeline.store import is_coherence_cube, open_coherence_cube
-from cohcube.pipeline.tile_store import open_tile, require_tile_set, tile_ids
+from cohcube.pipeline.store.tile_set import open_tile, require_tile_set, tile_ids
+from cohcube.pipeline.store.zarr_cube import is_coherence_cube, open_coherence_cube
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def write_change_layer(changes: xr.Dataset, out: Path) -> None:
     (NaN without event), magnitude, z-score.
     """
     if out.exists():
-        raise FileExistsError(f"{out} exists; choose a new output path")
+        raise OccupiedPathError(f"{out} exists; choose a new output path")
     if out.suffix == ".zarr":
         changes.to_zarr(out, mode="w-", consolidated=False)
         return
@@ -59,9 +59,13 @@ def run_changes(
         Output path -> share of valid pixels flagged.
     """
     if out.suffix not in SUFFIXES:
-        raise CohcubeInputError(f"--out {out}: use a .zarr or .tif path")
+        raise InputDataError(f"--out {out}: use a .zarr or .tif path")
     if history not in get_args(History):
-        raise CohcubeInputError(f"--history {history!r}: use 'all' or 'past'")
+        raise InputDataError(f"--history {history!r}: use 'all' or 'past'")
+    if "://" not in store and not Path(store).exists():
+        raise MissingPathError(
+            f"{store} does not exist; give a coherence cube or a tile set written by cohcube"
+        )
     if is_coherence_cube(store):
         cubes = {out: open_coherence_cube(store)}
     else:
@@ -70,7 +74,7 @@ def run_changes(
         chosen = tiles or held
         unknown = sorted(set(chosen) - set(held))
         if unknown:
-            raise CohcubeInputError(f"--tile {unknown}: not in {store} (it holds {held})")
+            raise InputDataError(f"--tile {unknown}: not in {store} (it holds {held})")
         cubes = {out.with_name(f"{out.stem}_{t}{out.suffix}"): open_tile(store, t) for t in chosen}
     shares: dict[Path, float] = {}
     for path, cube in cubes.items():

@@ -10,9 +10,7 @@ from typing import Annotated
 
 import typer
 
-from cohcube.model.config import ConfigError
-from cohcube.model.errors import ModelArtefactError, SlcPairError
-from cohcube.pipeline.errors import CohcubeInputError
+from cohcube.model.errors import CohcubeError
 
 from .logs import configure_logging
 
@@ -24,15 +22,6 @@ app = typer.Typer(
     add_completion=False,
 )
 
-#: Errors whose message is the whole story: printed without a traceback.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    ConfigError,
-    ModelArtefactError,
-    SlcPairError,
-    CohcubeInputError,
-    FileNotFoundError,
-    FileExistsError,
-)
 
 Verbose = Annotated[int, typer.Option("--verbose", "-v", count=True, help="More log output.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")]
@@ -45,10 +34,10 @@ def _group() -> None:
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn the errors in ``USER_ERRORS`` into one line on stderr and exit status 2."""
+    """Turn a ``CohcubeError`` (its message is the whole story) into one line and exit status 2."""
     try:
         yield
-    except USER_ERRORS as exc:
+    except CohcubeError as exc:
         typer.echo(f"cohcube: error: {exc}", err=True)
         raise typer.Exit(2) from None
 

@@ -17,28 +17,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from numpy.typing import NDArray
 
-from cohcube.model import intensity_coherence, linear_to_db
-from cohcube.model.artefact import SHIPPED_CARD, card_path_for, read_card
-from cohcube.pipeline.change_scoring import score_changes
+from cohcube.model.learning.card import ModelCard
+from cohcube.model.physics.estimators import intensity_coherence
+from cohcube.model.physics.radiometry import linear_to_db
 from cohcube.pipeline.changes import detect_changes
 from cohcube.pipeline.clusters import dask_client
-from cohcube.pipeline.cube import build_cube
-from cohcube.pipeline.cube_stac import write_cube_catalog
-from cohcube.pipeline.inference import predict_coherence
-from cohcube.pipeline.pairs import select_pairs
-from cohcube.pipeline.sample_catalog import (
+from cohcube.pipeline.sample import (
     SampleCatalog,
     SampleSpec,
     default_sample_catalog,
+    read_change_truth,
+    score_changes,
     truth_for_pairs,
 )
-from cohcube.pipeline.sample_truth import read_change_truth
 from cohcube.pipeline.search import SceneQuery, search_scenes
-from cohcube.pipeline.store import StoreLayout, open_coherence_cube, write_coherence
+from cohcube.pipeline.store.zarr_cube import StoreLayout, open_coherence_cube
 
+from .job_config import PairConfig
+from .job_steps import choose_model, infer_into_cube, publish_catalog, stack_pairs
 from .quicklook import write_quicklook
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,8 @@ def _rmse(estimates: list[NDArray[np.float32]], truths: list[NDArray[np.float32]
     return float(np.sqrt(np.mean(np.concatenate(errors))))
 
 
-def _intensity_window(card: dict[str, Any]) -> int:
-    metrics = card.get("metrics") or {}
+def _intensity_window(card: ModelCard) -> int:
+    metrics = card.metrics or {}
     return int(metrics.get("intensity_window_px", DEFAULT_INTENSITY_WINDOW_PX))
 
 
@@ -89,18 +89,11 @@ def run_demo(
     start = time.perf_counter()
     catalog = SampleCatalog(default_sample_catalog(sample).parents[1])
     timings["sample_catalog_s"] = time.perf_counter() - start
-    card_path = card_path_for(model) if model is not None else SHIPPED_CARD
-    card = read_card(card_path)
+    chosen = choose_model(model)
     layout = StoreLayout()
     step = time.perf_counter()
     scenes = search_scenes(catalog.items, SceneQuery())
-    cube = build_cube(
-        scenes,
-        bands=("vv", "vh"),
-        size_multiple=int(card["input"]["size_multiple"]),
-        chunk_px=layout.shard_px,
-    )
-    pairs = select_pairs(cube, (12,))
+    cube, pairs = stack_pairs(scenes, ("vv", "vh"), chosen, PairConfig(), chunk_px=layout.shard_px)
     timings["search_and_cube_s"] = time.perf_counter() - step
     log.info(
         "%d scenes -> %d acquisitions -> %d 12-day pairs",
@@ -111,27 +104,69 @@ def run_demo(
     store = out_dir / "coherence.zarr"
     step = time.perf_counter()
     with dask_client(cluster, n_workers=n_workers):
-        lazy = predict_coherence(
+        report = infer_into_cube(
             cube,
             pairs,
-            card_path,
-            chunk=layout.shard_px,
-            pair_batch=2,
+            chosen,
+            str(store),
+            layout,
             attrs={"input_collection": "sentinel-1-rtc (cohcube sample)"},
+            pair_batch=2,
         )
-        report = write_coherence(lazy, store, layout)
     timings["inference_and_write_s"] = time.perf_counter() - step
-    written = open_coherence_cube(store)
-    stac = write_cube_catalog(
+    stac = publish_catalog(
         str(store),
-        {"coherence": (written, str(store))},
+        {"coherence": str(store)},
         "InSAR coherence of the cohcube sample's 12-day pairs, written by cohcube demo",
     )
-    result = written.sel(pair=list(pairs["pair_id"]))
+    result = open_coherence_cube(store).sel(pair=list(pairs["pair_id"]))
     step = time.perf_counter()
+    scores = _scores(catalog, cube, pairs, result, _intensity_window(chosen.card))
+    timings["scoring_s"] = time.perf_counter() - step
+    _write_demo_quicklook(out_dir / "quicklook.png", cube, pairs, result, scores.last_truth)
+    pixels = len(report.new_pairs) * cube.sizes["y"] * cube.sizes["x"]
+    summary: dict[str, Any] = {
+        "pairs_processed": len(report.new_pairs),
+        "pairs_already_in_cube": len(report.skipped_pairs),
+        "pairs_in_cube": int(result.sizes["pair"]),
+        "grid_px": [int(cube.sizes["y"]), int(cube.sizes["x"])],
+        "pixels_per_second": round(pixels / timings["inference_and_write_s"], 1) if pixels else 0,
+        "model": {"name": chosen.card.name, "sha256": chosen.card.artefact.sha256},
+        "rmse_vs_true_coherence": scores.rmse,
+        "pairs_scored": scores.pairs_scored,
+        "change_detection": scores.changes,
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "total_s": round(time.perf_counter() - start, 1),
+        "outputs": {
+            "cube": str(store),
+            "stac": stac,
+            "quicklook": str(out_dir / "quicklook.png"),
+        },
+    }
+    path = out_dir / "summary.json"
+    path.write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("wrote %s", path)
+    return DemoResult(summary=summary, summary_path=path)
+
+
+@dataclass(frozen=True)
+class _DemoScores:
+    rmse: dict[str, float]
+    pairs_scored: int
+    changes: dict[str, Any]
+    last_truth: NDArray[np.float32]
+
+
+def _scores(
+    catalog: SampleCatalog,
+    cube: xr.DataArray,
+    pairs: pd.DataFrame,
+    result: xr.Dataset,
+    window: int,
+) -> _DemoScores:
+    """RMSE of the model and the intensity baseline vs the true coherence; change detection."""
     truths = truth_for_pairs(catalog, result.reference_time.values, result.secondary_time.values)
     model_maps, baseline_maps, truth_maps = [], [], []
-    window = _intensity_window(card)
     for k, row in enumerate(pairs.itertuples()):
         truth = truths[k]
         if truth is None:
@@ -154,48 +189,39 @@ def run_demo(
     changes = score_changes(
         detect_changes(result).compute(), read_change_truth(catalog), true_coherence=true_coherence
     )
-    timings["scoring_s"] = time.perf_counter() - step
-    latest = pairs.iloc[-1]
-    last_truth = truths[-1] if truths[-1] is not None else np.zeros(cube.shape[2:])
-    points = _points(last_truth)
-    write_quicklook(
-        out_dir / "quicklook.png",
-        result,
-        linear_to_db(cube.isel(time=int(latest.reference_index)).sel(band="VV").values),
-        linear_to_db(cube.isel(time=int(latest.secondary_index)).sel(band="VV").values),
-        points,
-    )
-    pixels = len(report.new_pairs) * cube.sizes["y"] * cube.sizes["x"]
-    summary: dict[str, Any] = {
-        "pairs_processed": len(report.new_pairs),
-        "pairs_already_in_cube": len(report.skipped_pairs),
-        "pairs_in_cube": int(result.sizes["pair"]),
-        "grid_px": [int(cube.sizes["y"]), int(cube.sizes["x"])],
-        "pixels_per_second": round(pixels / timings["inference_and_write_s"], 1) if pixels else 0,
-        "model": {"name": card["name"], "sha256": card["artefact"]["sha256"]},
-        "rmse_vs_true_coherence": {
+    last = truths[-1]
+    return _DemoScores(
+        rmse={
             "model": round(_rmse(model_maps, truth_maps), 4),
             f"intensity_coherence_{window}px": round(_rmse(baseline_maps, truth_maps), 4),
         },
-        "pairs_scored": len(truth_maps),
-        "change_detection": {
+        pairs_scored=len(truth_maps),
+        changes={
             "events": changes["events"],
             "detection_rate": round(changes["detection_rate"], 3),
             "observable_detection_rate": round(changes["observable_detection_rate"], 3),
             "false_alarm_rate": round(changes["false_alarm_rate"], 4),
         },
-        "timings_s": {k: round(v, 1) for k, v in timings.items()},
-        "total_s": round(time.perf_counter() - start, 1),
-        "outputs": {
-            "cube": str(store),
-            "stac": stac,
-            "quicklook": str(out_dir / "quicklook.png"),
-        },
-    }
-    path = out_dir / "summary.json"
-    path.write_text(json.dumps(summary, indent=2) + "\n")
-    log.info("wrote %s", path)
-    return DemoResult(summary=summary, summary_path=path)
+        last_truth=last if last is not None else np.zeros(cube.shape[2:], np.float32),
+    )
+
+
+def _write_demo_quicklook(
+    path: Path,
+    cube: xr.DataArray,
+    pairs: pd.DataFrame,
+    result: xr.Dataset,
+    last_truth: NDArray[np.float32],
+) -> None:
+    """The latest pair's maps and the time series of three kinds of ground."""
+    latest = pairs.iloc[-1]
+    write_quicklook(
+        path,
+        result,
+        linear_to_db(cube.isel(time=int(latest.reference_index)).sel(band="VV").values),
+        linear_to_db(cube.isel(time=int(latest.secondary_index)).sel(band="VV").values),
+        _points(last_truth),
+    )
 
 
 def _points(truth: NDArray[np.floating]) -> list[tuple[str, int, int]]:

@@ -15,11 +15,11 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from cohcube.model.config import ConfigError
+from cohcube.model.config_files import commented_template, load_config_file
+from cohcube.model.errors import ConfigError
 
 ENV_PREFIX = "COHCUBE_"
 
@@ -185,20 +185,20 @@ def bearer_headers(variable: str | None, field: str = "catalog_token_env") -> di
 
 
 def load_process_config(path: Path) -> ProcessConfig:
-    """Read and validate a job config (YAML); environment overrides applied."""
-    try:
-        raw: Any = yaml.safe_load(path.read_text())
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config {path} is not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {path} must be a mapping of settings")
-    try:
-        return ProcessConfig(**raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"config {path}: {problems}") from None
+    """Read and validate a job config (YAML or TOML); environment overrides applied."""
+    return load_config_file(path, lambda raw: ProcessConfig(**raw))
+
+
+def process_config_template() -> str:
+    """A commented job config: every field with its description and default (``cohcube config``)."""
+    return commented_template(
+        ProcessConfig,
+        "cohcube process: the regional job's configuration (every field, its default).\n"
+        "Set region and output.store, then run: cohcube process THIS_FILE\n"
+        "Any field can be overridden by COHCUBE_<SECTION>__<FIELD>,\n"
+        "e.g. COHCUBE_OUTPUT__STORE.",
+        placeholders={
+            "region.bbox": "[16.20, 48.10, 16.50, 48.30]",
+            "output.store": "coherence-tiles",
+        },
+    )

@@ -1,37 +1,41 @@
 """The model verbs of the ``cohcube`` command line: train, export, evaluate, calibrate.
 
 ``cli`` registers them on the app, in the order ``cohcube --help`` lists them.
+Cards are changed through the typed card (``with_metrics``,
+``with_baseline_calibration``) and written by ``write_card`` only.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cohcube.pipeline.errors import CohcubeInputError
+from cohcube.model.errors import ConfigError
 
 from .cli_app import Quiet, Verbose, command_line, setup_logging, user_errors
 
 if TYPE_CHECKING:
-    from cohcube.model.artefact import CoherenceModel
-    from cohcube.model.config import TrainingConfig
+    from cohcube.model.learning.artefact import CoherenceModel
+    from cohcube.model.learning.config import TrainingConfig
 
 
 def _trained_model(model: Path | None) -> tuple[Path, CoherenceModel, TrainingConfig]:
     """Card path of ``model`` (default: the shipped one), the loaded model, its training config."""
-    from cohcube.model.artefact import SHIPPED_CARD, card_path_for, load_model
-    from cohcube.model.config import TrainingConfig
+    from cohcube.model.errors import ModelArtefactError
+    from cohcube.model.learning.artefact import load_model
+    from cohcube.model.learning.card import card_path_for
 
-    card_path = card_path_for(model) if model is not None else SHIPPED_CARD
+    card_path = card_path_for(model)
     loaded = load_model(card_path)
-    return card_path, loaded, TrainingConfig.model_validate(loaded.card["training"]["config"])
-
-
-def _write_card(card_path: Path, card: dict[str, Any]) -> None:
-    card_path.write_text(json.dumps(card, indent=2) + "\n")
+    if loaded.card is None or loaded.card.training is None:
+        raise ModelArtefactError(
+            f"model card {card_path} records no training configuration; evaluate and "
+            "calibrate need the simulator settings it was trained with"
+        )
+    return card_path, loaded, loaded.card.training.config
 
 
 def train(
@@ -45,8 +49,8 @@ def train(
 ) -> None:
     """Train the coherence network on simulated Sentinel-1 pairs."""
     setup_logging(verbose, quiet)
-    from cohcube.model.config import load_training_config
-    from cohcube.model.training import train as run_training
+    from cohcube.model.learning.config import load_training_config
+    from cohcube.model.learning.training import train as run_training
 
     with user_errors():
         settings = load_training_config(config)
@@ -71,7 +75,7 @@ def export(
 ) -> None:
     """Export a trained network as a TorchScript artefact with its model card."""
     setup_logging(verbose, quiet)
-    from cohcube.model.export import export_model
+    from cohcube.model.learning.export import export_model
 
     with user_errors():
         checkpoint = _checkpoint_of(run)
@@ -80,18 +84,20 @@ def export(
         card = export_model(checkpoint, out, name=name, command=command)
     typer.echo(
         f"wrote {out} and {out.with_suffix('.json')} (sha256 "
-        f"{card['artefact']['sha256'][:12]}, halo {card['tiling']['recommended_halo_px']}"
-        " px)"
+        f"{card.artefact.sha256[:12]}, halo {card.tiling.recommended_halo_px} px)"
     )
 
 
 def _checkpoint_of(run: Path) -> Path:
+    from cohcube.model.errors import MissingPathError
+    from cohcube.model.learning.checkpoints import latest_checkpoint
+
     if run.is_file():
         return run
-    found = sorted((run / "checkpoints").glob("epoch-*.pt"))
-    if not found:
-        raise FileNotFoundError(f"no checkpoint in {run / 'checkpoints'}; train first")
-    return found[-1]
+    found = latest_checkpoint(run)
+    if found is None:
+        raise MissingPathError(f"no checkpoint in {run / 'checkpoints'}; train first")
+    return found
 
 
 def evaluate(
@@ -104,8 +110,9 @@ def evaluate(
 ) -> None:
     """Score a model and the intensity baseline on held-out simulated scenes."""
     setup_logging(verbose, quiet)
-    from cohcube.model.evaluation import evaluate as run_evaluation
-    from cohcube.model.evaluation import format_report
+    from cohcube.model.learning.card import write_card
+    from cohcube.model.learning.evaluation import evaluate as run_evaluation
+    from cohcube.model.learning.evaluation import format_report
 
     with user_errors():
         card_path, loaded, trained = _trained_model(model)
@@ -114,8 +121,8 @@ def evaluate(
     typer.echo(format_report(report))
     if json_out is not None:
         json_out.write_text(json.dumps(report, indent=2) + "\n")
-    if record:
-        _write_card(card_path, {**loaded.card, "metrics": report})
+    if record and loaded.card is not None:
+        write_card(loaded.card.with_metrics(report), card_path)
         typer.echo(f"metrics recorded in {card_path}")
 
 
@@ -131,23 +138,20 @@ def calibrate(
 ) -> None:
     """Calibrate the uncertainty per temporal baseline and store the factors in the model card."""
     setup_logging(verbose, quiet)
-    from cohcube.model.evaluation import calibrate_baselines
+    from cohcube.model.learning.card import write_card
+    from cohcube.model.learning.evaluation import calibrate_baselines
 
     days = sorted(set(baseline or [6.0, 12.0, 24.0, 36.0]))
     with user_errors():
         if any(d <= 0 for d in days):
-            raise CohcubeInputError(f"--baseline must be positive days, got {days}")
+            raise ConfigError(f"--baseline must be positive days, got {days}")
         card_path, loaded, trained = _trained_model(model)
         factors = calibrate_baselines(
             loaded, trained.data, trained.seed, baselines_days=days, scenes=scenes
         )
-        calibration = {
-            **loaded.card["calibration"],
-            "sigma_factor_by_baseline_days": factors,
-            "baseline_validation_scenes": scenes,
-            "baseline_command": command_line(),
-        }
-        _write_card(card_path, {**loaded.card, "calibration": calibration})
+        assert loaded.card is not None  # _trained_model checked it
+        card = loaded.card.with_baseline_calibration(factors, scenes, command_line())
+        write_card(card, card_path)
     for key, factor in factors.items():
         typer.echo(f"{key:>6} days: sigma x {factor:.3f}")
     typer.echo(f"stored in {card_path}")

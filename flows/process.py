@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -23,29 +21,25 @@ import pystac
 from shapely.geometry import shape
 from tqdm.auto import tqdm
 
-from cohcube.model.artefact import SHIPPED_CARD, card_path_for, read_card
-from cohcube.pipeline.asset_policy import redacted_message
 from cohcube.pipeline.asset_reader import unusable_scenes
 from cohcube.pipeline.clusters import dask_client
-from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS, build_cube
-from cohcube.pipeline.cube_stac import write_cube_catalog
-from cohcube.pipeline.errors import AssetReadError, CohcubeInputError
-from cohcube.pipeline.inference import predict_coherence
-from cohcube.pipeline.pairs import select_pairs
+from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS
+from cohcube.pipeline.errors import AssetReadError
 from cohcube.pipeline.search import SceneQuery, search_scenes
-from cohcube.pipeline.store import StoreLayout, committed_pairs, store_lock, write_coherence
-from cohcube.pipeline.tile_store import (
+from cohcube.pipeline.store.lock import store_lock
+from cohcube.pipeline.store.tile_set import (
     check_store_location,
     held_through,
-    open_tile,
     open_tile_set,
     record_run,
     tile_ids,
     tile_url,
 )
+from cohcube.pipeline.store.zarr_cube import StoreLayout, committed_pairs
 from cohcube.pipeline.tiles import Tile, TileGrid, tiles_for_region
 
 from .job_config import PairConfig, ProcessConfig, bearer_headers
+from .job_steps import ChosenModel, choose_model, infer_into_cube, publish_catalog, stack_pairs
 
 log = logging.getLogger(__name__)
 
@@ -162,25 +156,12 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
     """Run the regional job once (see the module docstring).
 
     Raises:
-        CohcubeInputError (and subclasses): bad region, empty search, bad store.
+        CohcubeError (and subclasses): bad region, empty search, bad store, bad model.
     """
     started = time.perf_counter()
     store = config.output.store
     grid = TileGrid(tile_px=config.grid.tile_px, resolution_m=config.grid.resolution_m)
-    card_path = card_path_for(config.model) if config.model is not None else SHIPPED_CARD
-    card = read_card(card_path)
-    multiple = int(card["input"]["size_multiple"])
-    if grid.tile_px % multiple:
-        raise CohcubeInputError(
-            f"grid.tile_px {grid.tile_px} must be a multiple of the model's size multiple "
-            f"{multiple}"
-        )
-    missing = [p for p in card["input"]["polarizations"] if p not in config.polarizations]
-    if missing:
-        raise CohcubeInputError(
-            f"polarizations {list(config.polarizations)} lack {missing}, which the model "
-            f"{card['name']} needs; add them to the config"
-        )
+    model = choose_model(config.model, polarizations=config.polarizations, tile_px=grid.tile_px)
     region = config.region.geometry()
     tiles = tiles_for_region(region, grid)
     check_store_location(store)
@@ -204,7 +185,7 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
         with dask_client(config.cluster.address, n_workers=config.cluster.workers):
             for tile in tqdm(tiles, desc="tiles", unit="tile", disable=not progress):
                 report.tiles.append(
-                    _process_tile(config, tile, scenes, bands, card_path, multiple, layout, store)
+                    _process_tile(config, tile, scenes, bands, model, layout, store)
                 )
         report.seconds = time.perf_counter() - started
         record_run(
@@ -218,9 +199,9 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
         )
         held = tile_ids(store)
         if held:
-            report.stac = write_cube_catalog(
+            report.stac = publish_catalog(
                 store,
-                {t: (open_tile(store, t), tile_url(store, t)) for t in held},
+                {t: tile_url(store, t) for t in held},
                 f"InSAR coherence of {config.collection} pairs, one cube per tile "
                 f"({grid.tile_px} px of {grid.resolution_m:g} m), written by cohcube process",
             )
@@ -232,8 +213,7 @@ def _process_tile(
     tile: Tile,
     scenes: list[pystac.Item],
     bands: tuple[str, ...],
-    card_path: Path,
-    multiple: int,
+    model: ChosenModel,
     layout: StoreLayout,
     store: str,
 ) -> TileReport:
@@ -243,15 +223,10 @@ def _process_tile(
     if not mine:
         tile_report.status = "no scenes"
         return tile_report
-    cube = build_cube(mine, bands, grid=tile.grid, size_multiple=multiple, chunk_px=layout.shard_px)
-    tile_report.acquisitions = int(cube.sizes["time"])
-    pairs = select_pairs(
-        cube,
-        config.pairs.baselines_days,
-        tolerance_days=config.pairs.tolerance_days,
-        policy=config.pairs.policy,
-        max_baseline_days=config.pairs.max_baseline_days,
+    cube, pairs = stack_pairs(
+        mine, bands, model, config.pairs, grid=tile.grid, chunk_px=layout.shard_px
     )
+    tile_report.acquisitions = int(cube.sizes["time"])
     url = tile_url(store, tile.id)
     held = committed_pairs(url)
     todo = pairs[~pairs["pair_id"].isin(held)]
@@ -259,25 +234,15 @@ def _process_tile(
     if todo.empty:
         tile_report.status = "up to date" if len(pairs) else "no pairs"
         return tile_report
-    lazy = predict_coherence(
+    written = infer_into_cube(
         cube,
         todo,
-        card_path,
-        chunk=layout.shard_px,
+        model,
+        url,
+        layout,
         attrs={"input_collection": config.collection, "tile": tile.id},
+        where=f"tile {tile.id}: ",
     )
-    try:
-        written = write_coherence(lazy, url, layout)
-    except Exception as exc:
-        # stackstac's reader error; Dask may hand it back wrapped in a plain Exception.
-        found = re.search(r"Error (opening|reading) [^\n]*?'\)", str(exc))
-        if found is None:
-            raise
-        raise AssetReadError(
-            f"tile {tile.id}: {redacted_message(found.group(0))}; no pair of this run was "
-            "marked complete "
-            "-- re-run to resume, or set on_unreadable: skip to leave such scenes out"
-        ) from None
     tile_report.pairs_added = list(written.new_pairs)
     log.info(
         "tile %s: %d new pairs (%d held)", tile.id, len(written.new_pairs), tile_report.pairs_held

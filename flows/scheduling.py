@@ -14,9 +14,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cohcube.model.config import ConfigError
-from cohcube.model.errors import ModelArtefactError
-from cohcube.pipeline.errors import CohcubeInputError
+from cohcube.model.errors import CohcubeError, ConfigError
 
 from .job_config import load_process_config
 from .process import run_process
@@ -28,15 +26,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FLOW_NAME = "cohcube-process"
-NOT_RETRIED: tuple[type[Exception], ...] = (
-    ConfigError,
-    CohcubeInputError,
-    ModelArtefactError,
-    FileNotFoundError,
-)
+#: What retrying cannot fix: every error cohcube raises about its input (the same root
+#: the CLI prints as one line).
+NOT_RETRIED: tuple[type[Exception], ...] = (CohcubeError,)
 
 
-class SchedulingUnavailableError(CohcubeInputError):
+class SchedulingUnavailableError(CohcubeError):
     """Prefect is not installed."""
 
 
@@ -109,7 +104,7 @@ def schedule(
     try:
         when = Cron(cron, timezone=timezone)
     except ValueError as exc:
-        raise CohcubeInputError(f"--cron {cron!r}: {exc}") from None
+        raise ConfigError(f"--cron {cron!r}: {exc}") from None
     from prefect.deployments.runner import RunnerDeployment
 
     deployment = RunnerDeployment.from_flow(

@@ -1,20 +1,38 @@
-"""cohcube.model: SAR physics, classical estimators and the coherence network.
+"""cohcube.model: learning coherence -- SAR physics, and the network that learns from it.
 
-The physics core (simulator, decorrelation terms, estimators) depends on
-NumPy/SciPy only; training, export and inference live in their own modules.
+Rooms:
+
+- ``physics``: radiometry, sensor, land cover, change events, speckle, GRD
+  detection, decorrelation, the simulator and the classical estimators
+  (NumPy/SciPy only; no torch anywhere under it);
+- ``learning``: training config, network, preprocessing contract, training
+  data, training, checkpoints, evaluation, export, the typed model card and
+  the artefact (``load_model``);
+- ``analysis``: research tools, e.g. the accuracy bounds of ``coherence_bounds``;
+- ``errors``: the one error root ``CohcubeError`` and its kinds;
+  ``config_files``: the one loader of YAML/TOML configs.
+
+The physics names are re-exported here; ``load_model`` is imported lazily
+(it pulls in torch).
 """
 
 from typing import Any
 
-from .change_events import ChangeEvent, ChangeKind, FieldState, field_states, plan_change_events
-from .decorrelation import temporal_coherence, thermal_coherence
-from .estimators import (
+from .physics.change_events import (
+    ChangeEvent,
+    ChangeKind,
+    FieldState,
+    field_states,
+    plan_change_events,
+)
+from .physics.decorrelation import temporal_coherence, thermal_coherence
+from .physics.estimators import (
     equivalent_number_of_looks,
     expected_sample_coherence,
     intensity_coherence,
     sample_coherence,
 )
-from .landcover import (
+from .physics.landcover import (
     CLASS_PHYSICS,
     POLARIZATIONS,
     LandCover,
@@ -23,9 +41,9 @@ from .landcover import (
     generate_scene,
     homogeneous_scene,
 )
-from .radiometry import SENTINEL1_IW_NESZ_DB, db_to_linear, linear_to_db
-from .sensor import SensorGeometry, SlcGrid
-from .simulator import (
+from .physics.radiometry import SENTINEL1_IW_NESZ_DB, db_to_linear, linear_to_db
+from .physics.sensor import SensorGeometry, SlcGrid
+from .physics.simulator import (
     SimulatedAcquisition,
     SimulatedPair,
     simulate_pair,
@@ -69,7 +87,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # load_model pulls in torch: import it only when asked for.
     if name == "load_model":
-        from .artefact import load_model
+        from .learning.artefact import load_model
 
         return load_model
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -32,7 +32,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from scipy.ndimage import uniform_filter
 
-from .errors import CohcubeInputError
+from cohcube.model.errors import InputDataError
 
 History = Literal["all", "past"]
 MAD_TO_SIGMA = 1.4826
@@ -130,6 +130,35 @@ def _detect_block(
     return np.stack([best_pair, best_drop, best_z]).astype(np.float32)
 
 
+def _change_layers(cube: xr.Dataset, result: da.Array) -> xr.Dataset:
+    """The ``(3, y, x)`` detection result (pair index, drop, z) as the change layers."""
+    pair_index = result[0]
+    out = xr.Dataset(coords={"y": cube["y"], "x": cube["x"]})
+    detected = pair_index >= 0
+    safe = da.where(detected, pair_index, 0).astype(np.int64)
+    starts = cube["reference_time"].values.astype("datetime64[ns]")
+    ends = cube["secondary_time"].values.astype("datetime64[ns]")
+    nat = np.datetime64("NaT", "ns")
+    out["change"] = (("y", "x"), detected)
+    out["change_start"] = (
+        ("y", "x"),
+        da.where(detected, safe.map_blocks(lambda i: starts[i], dtype=starts.dtype), nat),
+    )
+    out["change_end"] = (
+        ("y", "x"),
+        da.where(detected, safe.map_blocks(lambda i: ends[i], dtype=ends.dtype), nat),
+    )
+    out["change_magnitude"] = (("y", "x"), result[1])
+    out["change_zscore"] = (("y", "x"), result[2])
+    out["change_pair"] = (("y", "x"), pair_index.astype(np.int32))
+    out["change_magnitude"].attrs = {
+        "long_name": "drop of coherence below the pixel's median at the event",
+        "units": "1",
+    }
+    out["change_zscore"].attrs = {"long_name": "robust z-score of the event pair", "units": "1"}
+    return out
+
+
 def detect_changes(
     cube: xr.Dataset,
     *,
@@ -163,10 +192,10 @@ def detect_changes(
         none); CRS kept.
     """
     if "coherence" not in cube:
-        raise CohcubeInputError("detect_changes needs a cube with a 'coherence' variable")
+        raise InputDataError("detect_changes needs a cube with a 'coherence' variable")
     series = pair_series(cube, tolerance_days)
     if not any(len(s) > min_history for s in series):
-        raise CohcubeInputError(
+        raise InputDataError(
             f"no series of pairs (same orbit and baseline) has more than {min_history} pairs; "
             "change detection needs a history -- process more acquisitions first"
         )
@@ -192,30 +221,7 @@ def detect_changes(
         min_drop=min_drop,
         min_spread=min_spread,
     )
-    pair_index = result[0]
-    out = xr.Dataset(coords={"y": cube["y"], "x": cube["x"]})
-    detected = pair_index >= 0
-    safe = da.where(detected, pair_index, 0).astype(np.int64)
-    starts = cube["reference_time"].values.astype("datetime64[ns]")
-    ends = cube["secondary_time"].values.astype("datetime64[ns]")
-    nat = np.datetime64("NaT", "ns")
-    out["change"] = (("y", "x"), detected)
-    out["change_start"] = (
-        ("y", "x"),
-        da.where(detected, safe.map_blocks(lambda i: starts[i], dtype=starts.dtype), nat),
-    )
-    out["change_end"] = (
-        ("y", "x"),
-        da.where(detected, safe.map_blocks(lambda i: ends[i], dtype=ends.dtype), nat),
-    )
-    out["change_magnitude"] = (("y", "x"), result[1])
-    out["change_zscore"] = (("y", "x"), result[2])
-    out["change_pair"] = (("y", "x"), pair_index.astype(np.int32))
-    out["change_magnitude"].attrs = {
-        "long_name": "drop of coherence below the pixel's median at the event",
-        "units": "1",
-    }
-    out["change_zscore"].attrs = {"long_name": "robust z-score of the event pair", "units": "1"}
+    out = _change_layers(cube, result)
     out.attrs = {
         "method": "robust z-score of smoothed coherence per pixel and pair series",
         "history": history,

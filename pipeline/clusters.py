@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from distributed import Client, LocalCluster
 
-from .errors import CohcubeInputError
+from cohcube.model.errors import InputDataError
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def _cuda() -> LocalCluster:
     try:
         from dask_cuda import LocalCUDACluster
     except ImportError as exc:
-        raise CohcubeInputError(
+        raise InputDataError(
             f"cluster 'cuda' needs dask-cuda with its CUDA bindings ({exc}); install "
             "cohcube[gpu] on a machine with NVIDIA GPUs, or use cluster 'local'"
         ) from None
@@ -73,7 +73,7 @@ def dask_client(
     elif cluster == "cuda":
         started = _cuda()
     elif not cluster.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
-        raise CohcubeInputError(
+        raise InputDataError(
             f"cluster {cluster!r} is not 'local', 'cuda' or a scheduler address like "
             "tcp://host:8786"
         )
@@ -82,9 +82,7 @@ def dask_client(
     except OSError as exc:
         if started is not None:
             started.close()
-        raise CohcubeInputError(
-            f"cannot connect to the Dask scheduler at {cluster}: {exc}"
-        ) from None
+        raise InputDataError(f"cannot connect to the Dask scheduler at {cluster}: {exc}") from None
     log.info("Dask dashboard: %s", client.dashboard_link)
     try:
         yield client

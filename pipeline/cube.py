@@ -8,11 +8,8 @@ mosaics the slices of one pass into one time step.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,11 +17,14 @@ import pystac
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import stackstac
 import xarray as xr
-from affine import Affine
 from rasterio.warp import transform_bounds
+
+from cohcube.model.physics.radiometry import db_to_linear
 
 from .asset_reader import RetryingRioReader
 from .errors import GridError, NotAnalysisReadyError
+from .grid import CubeGrid
+from .scene_items import item_epsg, item_time, native_bounds, pass_key
 
 log = logging.getLogger(__name__)
 
@@ -43,67 +43,6 @@ GDAL_HTTP_SETTINGS = {
     # the process; not caching /vsicurl/ file state lets a retry really retry.
     "CPL_VSIL_CURL_NON_CACHED": "/vsicurl/",
 }
-
-
-@dataclass(frozen=True)
-class CubeGrid:
-    """A north-up output grid.
-
-    Attributes:
-        epsg: EPSG code of the CRS.
-        resolution: pixel size in CRS units (metres for UTM).
-        bounds: ``(left, bottom, right, top)`` in CRS units.
-    """
-
-    epsg: int
-    resolution: float
-    bounds: tuple[float, float, float, float]
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        left, bottom, right, top = self.bounds
-        return (round((top - bottom) / self.resolution), round((right - left) / self.resolution))
-
-    @property
-    def transform(self) -> Affine:
-        return Affine(self.resolution, 0, self.bounds[0], 0, -self.resolution, self.bounds[3])
-
-    def snapped(self, multiple: int) -> CubeGrid:
-        """Grow the bounds outwards so every edge lies on a ``multiple``-pixel lattice.
-
-        Chunks of ``k * multiple`` pixels then start on the same lattice in
-        every job, so a U-Net with ``log2(multiple)`` pools sees identical tiles.
-        """
-        step = self.resolution * multiple
-        left, bottom, right, top = self.bounds
-        return CubeGrid(
-            self.epsg,
-            self.resolution,
-            (
-                math.floor(left / step + 1e-9) * step,
-                math.floor(bottom / step + 1e-9) * step,
-                math.ceil(right / step - 1e-9) * step,
-                math.ceil(top / step - 1e-9) * step,
-            ),
-        )
-
-    @classmethod
-    def from_lonlat_bbox(cls, bbox: Sequence[float], epsg: int, resolution: float) -> CubeGrid:
-        """The grid in ``epsg`` covering a WGS84 ``(west, south, east, north)`` box."""
-        left, bottom, right, top = transform_bounds("EPSG:4326", f"EPSG:{epsg}", *bbox)
-        return cls(epsg, resolution, (left, bottom, right, top))
-
-
-def item_epsg(item: pystac.Item) -> int | None:
-    """EPSG code from ``proj:epsg`` or ``proj:code`` (projection v2), item or first asset."""
-    sources = [item.properties, *(a.extra_fields for a in item.assets.values())]
-    for source in sources:
-        if source.get("proj:epsg") is not None:
-            return int(source["proj:epsg"])
-        code = source.get("proj:code")
-        if isinstance(code, str) and code.upper().startswith("EPSG:"):
-            return int(code.split(":", 1)[1])
-    return None
 
 
 def _has_grid(item: pystac.Item, band: str) -> bool:
@@ -184,7 +123,7 @@ def _default_grid(
         resolution = min(sizes) if sizes else 10.0
     if bbox is not None:
         return CubeGrid.from_lonlat_bbox(bbox, epsg, resolution)
-    boxes = [b for b in (_native_bounds(i) for i in scenes) if b is not None]
+    boxes = [b for b in (native_bounds(i) for i in scenes) if b is not None]
     if not boxes:
         raise GridError(
             "the scenes carry neither proj:bbox nor proj:transform + proj:shape; "
@@ -202,20 +141,6 @@ def _default_grid(
     )
 
 
-def _native_bounds(item: pystac.Item) -> tuple[float, float, float, float] | None:
-    """``(left, bottom, right, top)`` in the item's CRS from proj:bbox or transform + shape."""
-    props = item.properties
-    if "proj:bbox" in props:
-        left, bottom, right, top = (float(v) for v in props["proj:bbox"][:4])
-        return (left, bottom, right, top)
-    if "proj:transform" in props and "proj:shape" in props:
-        a, _, c, _, e, f = (float(v) for v in props["proj:transform"][:6])
-        rows, cols = props["proj:shape"]
-        ys = (f, f + e * rows)
-        return (c, min(ys), c + a * cols, max(ys))
-    return None
-
-
 def _first_valid(block: np.ndarray) -> np.ndarray:
     """Mosaic along axis 0: the first non-NaN value of each pixel, ``(1, ...)``."""
     out = block[0].copy()
@@ -227,7 +152,7 @@ def _first_valid(block: np.ndarray) -> np.ndarray:
 
 def _overlaps(item: pystac.Item, grid: CubeGrid) -> bool:
     """Does the scene's raster extent intersect the grid (stackstac drops those that don't)?"""
-    bounds = _native_bounds(item)
+    bounds = native_bounds(item)
     epsg = item_epsg(item)
     if bounds is None or epsg is None:
         return True
@@ -235,22 +160,6 @@ def _overlaps(item: pystac.Item, grid: CubeGrid) -> bool:
         bounds = transform_bounds(f"EPSG:{epsg}", f"EPSG:{grid.epsg}", *bounds)
     left, bottom, right, top = grid.bounds
     return bounds[0] < right and bounds[2] > left and bounds[1] < top and bounds[3] > bottom
-
-
-def _item_time(item: pystac.Item) -> dt.datetime:
-    when = item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
-    return when.astimezone(dt.UTC)
-
-
-def _pass_key(item: pystac.Item) -> tuple[Any, ...]:
-    """Scenes of one pass: same orbit, direction, platform and UTC day."""
-    props = item.properties
-    return (
-        props.get("sat:relative_orbit"),
-        props.get("sat:orbit_state"),
-        str(props.get("platform", "")).lower(),
-        _item_time(item).date(),
-    )
 
 
 def _calibrated(
@@ -272,8 +181,65 @@ def _calibrated(
         )
     if in_db.any():
         mask = xr.DataArray(in_db, dims=("time", "band"))
-        stacked = stacked.where(~mask, 10 ** (stacked / 10))
+        linear = xr.apply_ufunc(
+            db_to_linear,
+            stacked,
+            kwargs={"dtype": np.float32},
+            dask="parallelized",
+            output_dtypes=[np.float32],
+        )
+        stacked = stacked.where(~mask, linear)
     return stacked.astype(np.float32)
+
+
+def _mosaic_of_passes(
+    passes: list[list[pystac.Item]], bands: Sequence[str], grid: CubeGrid, chunk_px: int
+) -> xr.DataArray:
+    """The passes' slices stacked (stackstac), calibrated, each pass mosaicked into one step."""
+    items = [item for group in passes for item in group]
+    stacked = stackstac.stack(
+        items,
+        assets=list(bands),
+        epsg=grid.epsg,
+        resolution=grid.resolution,
+        bounds=grid.bounds,
+        snap_bounds=False,
+        # Slices of one pass share a time chunk; both bands share one chunk.
+        chunksize=(tuple(len(g) for g in passes), -1, chunk_px, chunk_px),
+        dtype=np.dtype("float32"),
+        # stackstac cannot rescale into float32; scale/offset are applied below.
+        fill_value=np.float32(np.nan),
+        rescale=False,
+        xy_coords="center",
+        properties=False,
+        band_coords=False,
+        sortby_date=False,
+        errors_as_nodata=(),
+        gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(always=GDAL_HTTP_SETTINGS),
+        reader=RetryingRioReader,
+    )
+    stacked = _calibrated(stacked, items, bands)
+    # One time chunk per pass: a single blockwise step mosaics its slices.
+    data = stacked.data
+    mosaic = data.map_blocks(
+        _first_valid, chunks=((1,) * len(passes), *data.chunks[1:]), dtype=np.float32
+    )
+    cube = xr.DataArray(
+        mosaic,
+        dims=("time", "band", "y", "x"),
+        coords={
+            "time": [np.datetime64(item_time(g[0]).replace(tzinfo=None), "ns") for g in passes],
+            "y": stacked["y"].values,
+            "x": stacked["x"].values,
+        },
+    )
+    return cube.assign_coords(
+        band=[b.upper() for b in bands],
+        relative_orbit=("time", [g[0].properties.get("sat:relative_orbit") for g in passes]),
+        orbit_state=("time", [g[0].properties.get("sat:orbit_state") for g in passes]),
+        platform=("time", [str(g[0].properties.get("platform", "")).lower() for g in passes]),
+        scene_ids=("time", [",".join(i.id for i in g) for g in passes]),
+    )
 
 
 def build_cube(
@@ -309,7 +275,7 @@ def build_cube(
         raise GridError(f"chunk_px {chunk_px} must be a multiple of size_multiple {size_multiple}")
     require_analysis_ready(scenes, bands)
     grid = (grid or _default_grid(scenes, bbox, resolution)).snapped(size_multiple)
-    overlapping = sorted((_normalised(i) for i in scenes if _overlaps(i, grid)), key=_item_time)
+    overlapping = sorted((_normalised(i) for i in scenes if _overlaps(i, grid)), key=item_time)
     if not overlapping:
         raise GridError(
             f"none of the {len(scenes)} scenes overlaps the output grid {list(grid.bounds)} "
@@ -317,52 +283,9 @@ def build_cube(
         )
     grouped: dict[tuple[Any, ...], list[pystac.Item]] = {}
     for item in overlapping:
-        grouped.setdefault(_pass_key(item), []).append(item)
+        grouped.setdefault(pass_key(item), []).append(item)
     passes = list(grouped.values())  # in time order of each pass's first slice
-    items = [item for group in passes for item in group]
-    stacked = stackstac.stack(
-        items,
-        assets=list(bands),
-        epsg=grid.epsg,
-        resolution=grid.resolution,
-        bounds=grid.bounds,
-        snap_bounds=False,
-        # Slices of one pass share a time chunk; both bands share one chunk.
-        chunksize=(tuple(len(g) for g in passes), -1, chunk_px, chunk_px),
-        dtype=np.dtype("float32"),
-        # stackstac cannot rescale into float32; scale/offset are applied below.
-        fill_value=np.float32(np.nan),
-        rescale=False,
-        xy_coords="center",
-        properties=False,
-        band_coords=False,
-        sortby_date=False,
-        errors_as_nodata=(),
-        gdal_env=stackstac.DEFAULT_GDAL_ENV.updated(always=GDAL_HTTP_SETTINGS),
-        reader=RetryingRioReader,
-    )
-    stacked = _calibrated(stacked, items, bands)
-    # One time chunk per pass: a single blockwise step mosaics its slices.
-    data = stacked.data
-    mosaic = data.map_blocks(
-        _first_valid, chunks=((1,) * len(passes), *data.chunks[1:]), dtype=np.float32
-    )
-    cube = xr.DataArray(
-        mosaic,
-        dims=("time", "band", "y", "x"),
-        coords={
-            "time": [np.datetime64(_item_time(g[0]).replace(tzinfo=None), "ns") for g in passes],
-            "y": stacked["y"].values,
-            "x": stacked["x"].values,
-        },
-    )
-    cube = cube.assign_coords(
-        band=[b.upper() for b in bands],
-        relative_orbit=("time", [g[0].properties.get("sat:relative_orbit") for g in passes]),
-        orbit_state=("time", [g[0].properties.get("sat:orbit_state") for g in passes]),
-        platform=("time", [str(g[0].properties.get("platform", "")).lower() for g in passes]),
-        scene_ids=("time", [",".join(i.id for i in g) for g in passes]),
-    )
+    cube = _mosaic_of_passes(passes, bands, grid, chunk_px)
     cube.name = "backscatter"
     cube.attrs = {
         "long_name": "backscatter (linear power)",
@@ -375,7 +298,7 @@ def build_cube(
     log.info(
         "cube %s from %d scenes: %d time steps on EPSG:%d",
         dict(cube.sizes),
-        len(items),
+        len(overlapping),
         cube.sizes["time"],
         grid.epsg,
     )

@@ -1,17 +1,16 @@
-"""Errors the pipeline raises for bad input: each message names the input and the fix.
+"""The pipeline's kinds of input error, all ``cohcube.model.errors.InputDataError``.
 
-The CLI prints these as one line without a traceback; library users catch
-``CohcubeInputError`` (a ``ValueError``).
+Each message names the input and the fix; the CLI prints them as one line
+without a traceback, library users catch ``InputDataError`` (a ``ValueError``)
+or the root ``CohcubeError``.
 """
 
 from __future__ import annotations
 
-
-class CohcubeInputError(ValueError):
-    """Input that cannot be processed; the message says which and what to do."""
+from cohcube.model.errors import InputDataError
 
 
-class SearchError(CohcubeInputError):
+class SearchError(InputDataError):
     """A STAC search that cannot run or found nothing usable."""
 
 
@@ -23,17 +22,17 @@ class CatalogUnreachableError(SearchError):
     """The STAC API or catalog file could not be read."""
 
 
-class NotAnalysisReadyError(CohcubeInputError):
+class NotAnalysisReadyError(InputDataError):
     """Scenes that are not calibrated backscatter on a map grid (e.g. GCP-only GRD)."""
 
 
-class GridError(CohcubeInputError):
+class GridError(InputDataError):
     """No common output grid: mixed CRSs without a grid, or a region without data."""
 
 
-class PairingError(CohcubeInputError):
+class PairingError(InputDataError):
     """Acquisitions that cannot be paired as asked."""
 
 
-class AssetReadError(CohcubeInputError):
+class AssetReadError(InputDataError):
     """An asset could not be read, even after retries."""

@@ -25,25 +25,18 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from numpy.typing import NDArray
 
-from cohcube.model.artefact import (
-    SHIPPED_CARD,
-    CoherenceModel,
-    card_path_for,
-    load_model,
-    read_card,
-    sigma_factor,
-)
-from cohcube.model.preprocessing import InputContract, network_input
+from cohcube.model.errors import InputDataError
+from cohcube.model.learning.artefact import CoherenceModel, load_model
+from cohcube.model.learning.card import ModelCard, card_path_for, read_card
+from cohcube.model.learning.preprocessing import InputContract, network_input
 
-from .errors import CohcubeInputError
 from .pairs import acquisitions, check_same_track
+from .store.schema import pair_coords
 
 log = logging.getLogger(__name__)
 
 _CACHE: dict[str, CoherenceModel] = {}
 _CACHE_LOCK = threading.Lock()
-#: Blocks this process has run through the network (read by tests and benchmarks).
-FORWARD_BLOCKS = [0]
 
 
 def worker_device(cuda_available: bool, visible_devices: str | None = None) -> str:
@@ -82,7 +75,7 @@ def cached_model(card_path: str, sha256: str) -> CoherenceModel:
             )
             model = load_model(card_path, device=device)
             if model.sha256 != sha256:
-                raise CohcubeInputError(
+                raise InputDataError(
                     f"model {card_path} changed since the job was planned (sha256 "
                     f"{model.sha256[:12]} != {sha256[:12]}); restart the job"
                 )
@@ -91,7 +84,7 @@ def cached_model(card_path: str, sha256: str) -> CoherenceModel:
     return model
 
 
-def _infer_block(
+def infer_block(
     block: NDArray[np.float32],
     *,
     card_path: str,
@@ -115,7 +108,6 @@ def _infer_block(
         masks.append(valid)
     out = model.forward_channels(np.stack(stacked))
     out[~np.stack(masks)[:, None].repeat(2, axis=1)] = np.nan
-    FORWARD_BLOCKS[0] += 1
     return out[:, :, top : top + (y1 - y0), left : left + (x1 - x0)]
 
 
@@ -142,7 +134,7 @@ def _channels(cube: xr.DataArray, pairs: pd.DataFrame, contract: InputContract) 
     bands = [str(b).upper() for b in cube["band"].values]
     missing = [p for p in contract.polarizations if p not in bands]
     if missing:
-        raise CohcubeInputError(
+        raise InputDataError(
             f"the model needs polarisation(s) {missing} but the cube has {bands}; build the "
             "cube with those bands"
         )
@@ -152,6 +144,37 @@ def _channels(cube: xr.DataArray, pairs: pd.DataFrame, contract: InputContract) 
     sec = data[pairs["secondary_index"].to_numpy()][:, index]
     planes = [p for k in range(len(index)) for p in (ref[:, k], sec[:, k])]
     return da.stack(planes, axis=1)
+
+
+def _overlapped_inference(
+    channels: da.Array, card_path: Path, card: ModelCard, halo: int, chunk: int, pair_batch: int
+) -> da.Array:
+    """``(pairs, channels, y, x)`` backscatter -> lazy ``(pairs, 2, y, x)`` coherence and sigma."""
+    multiple = card.input.size_multiple
+    _, _, ny, nx = channels.shape
+    channels = channels.rechunk(
+        (
+            pair_batch,
+            -1,
+            safe_chunks(ny, chunk, halo, multiple),
+            safe_chunks(nx, chunk, halo, multiple),
+        )
+    )
+    out_chunks = (channels.chunks[0], (2,), channels.chunks[2], channels.chunks[3])
+    return da.map_overlap(
+        infer_block,
+        channels,
+        depth={0: 0, 1: 0, 2: halo, 3: halo},
+        boundary="none",
+        trim=False,
+        allow_rechunk=False,
+        dtype=np.float32,
+        chunks=out_chunks,
+        meta=np.empty((0, 0, 0, 0), dtype=np.float32),
+        card_path=str(card_path.resolve()),
+        sha256=card.artefact.sha256,
+        halo=halo,
+    )
 
 
 def predict_coherence(
@@ -182,44 +205,23 @@ def predict_coherence(
         baseline when the card is calibrated per baseline) and per-pair coordinates.
     """
     if pairs.empty:
-        raise CohcubeInputError("no pairs to process; check the pair policy and the time range")
+        raise InputDataError("no pairs to process; check the pair policy and the time range")
     check_same_track(acquisitions(cube), pairs)
-    card_path = card_path_for(Path(model)) if model is not None else SHIPPED_CARD
+    card_path = card_path_for(model)
     card = read_card(card_path)
-    contract = InputContract.from_dict(card["input"])
+    contract = card.input
     multiple = contract.size_multiple
-    halo = int(card["tiling"]["recommended_halo_px"] if halo is None else halo)
-    halo = math.ceil(halo / multiple) * multiple
+    halo = math.ceil((card.tiling.recommended_halo_px if halo is None else halo) / multiple)
+    halo *= multiple
     chunk = int(chunk or (cube.chunks[2][0] if cube.chunks else 1024))
     chunk = math.ceil(chunk / multiple) * multiple
-    channels = _channels(cube, pairs, contract)
-    _, _, ny, nx = channels.shape
-    channels = channels.rechunk(
-        (
-            pair_batch,
-            -1,
-            safe_chunks(ny, chunk, halo, multiple),
-            safe_chunks(nx, chunk, halo, multiple),
-        )
-    )
-    out_chunks = (channels.chunks[0], (2,), channels.chunks[2], channels.chunks[3])
-    result = da.map_overlap(
-        _infer_block,
-        channels,
-        depth={0: 0, 1: 0, 2: halo, 3: halo},
-        boundary="none",
-        trim=False,
-        allow_rechunk=False,
-        dtype=np.float32,
-        chunks=out_chunks,
-        meta=np.empty((0, 0, 0, 0), dtype=np.float32),
-        card_path=str(card_path.resolve()),
-        sha256=str(card["artefact"]["sha256"]),
-        halo=halo,
+    result = _overlapped_inference(
+        _channels(cube, pairs, contract), card_path, card, halo, chunk, pair_batch
     )
     # The artefact's sigma is calibrated at its training baseline; the card may rescale it per pair.
     sigma_factors = np.array(
-        [sigma_factor(card, float(d)) for d in pairs["temporal_baseline_days"]], dtype=np.float32
+        [card.calibration.sigma_factor(float(d)) for d in pairs["temporal_baseline_days"]],
+        dtype=np.float32,
     )
     dataset = xr.Dataset(
         {
@@ -231,8 +233,8 @@ def predict_coherence(
     dataset = dataset.rio.write_crs(cube.rio.crs)
     dataset.attrs = {
         "software": f"cohcube {version('cohcube')}",
-        "model_name": card["name"],
-        "model_sha256": card["artefact"]["sha256"],
+        "model_name": card.name,
+        "model_sha256": card.artefact.sha256,
         "preprocessing": (
             f"linear {contract.quantity} -> dB -> clip {list(contract.db_range)} "
             f"-> [0, 1]; channels {list(contract.channel_order)}"
@@ -242,27 +244,3 @@ def predict_coherence(
         **(attrs or {}),
     }
     return dataset
-
-
-def pair_coords(pairs: pd.DataFrame) -> dict[str, Any]:
-    """Per-pair coordinates of the coherence cube."""
-    return {
-        "pair": ("pair", pairs["pair_id"].astype(str).to_numpy()),
-        "reference_time": ("pair", pd.to_datetime(pairs["reference_time"]).to_numpy()),
-        "secondary_time": ("pair", pd.to_datetime(pairs["secondary_time"]).to_numpy()),
-        "temporal_baseline": (
-            "pair",
-            pairs["temporal_baseline_days"].to_numpy(np.float32),
-            {"units": "days", "long_name": "temporal baseline"},
-        ),
-        "relative_orbit": ("pair", pairs["relative_orbit"].to_numpy(np.int32)),
-        "orbit_state": ("pair", pairs["orbit_state"].astype(str).to_numpy()),
-        "platform": (
-            "pair",
-            (
-                pairs["reference_platform"].astype(str)
-                + "/"
-                + pairs["secondary_platform"].astype(str)
-            ).to_numpy(),
-        ),
-    }

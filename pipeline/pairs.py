@@ -15,6 +15,7 @@ import pystac
 import xarray as xr
 
 from .errors import PairingError
+from .scene_items import item_time, pass_key
 
 Policy = Literal["fixed", "nearest", "all"]
 PAIR_COLUMNS = [
@@ -47,14 +48,8 @@ def acquisitions_of(scenes: Sequence[pystac.Item]) -> pd.DataFrame:
     """The acquisitions table of STAC scenes, one row per pass (slices merged as in a cube)."""
     first: dict[tuple[object, ...], pd.Timestamp] = {}
     for item in scenes:
-        props = item.properties
-        when = pd.Timestamp(item.datetime or props["start_datetime"]).tz_convert(None)
-        key = (
-            props.get("sat:relative_orbit"),
-            props.get("sat:orbit_state"),
-            str(props.get("platform", "")).lower(),
-            when.date(),
-        )
+        when = pd.Timestamp(item_time(item).replace(tzinfo=None))
+        key = pass_key(item)
         first[key] = min(first.get(key, when), when)
     table = pd.DataFrame(
         [

@@ -29,6 +29,7 @@ from urllib3.util.retry import Retry
 
 from .asset_policy import check_asset_hrefs, redacted
 from .errors import CatalogUnreachableError, EmptySearchError, SearchError
+from .scene_items import item_time
 
 log = logging.getLogger(__name__)
 
@@ -156,11 +157,6 @@ def parse_datetime_range(text: str) -> tuple[dt.datetime | None, dt.datetime | N
     return start, end
 
 
-def _item_time(item: pystac.Item) -> dt.datetime:
-    when = item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
-
-
 def matches_properties(item: pystac.Item, query: SceneQuery) -> bool:
     """The client-side filters: polarisations, orbit state and number, platform."""
     props = item.properties
@@ -189,7 +185,7 @@ def _matches_space_time(item: pystac.Item, query: SceneQuery) -> bool:
             return False
     if query.datetime:
         start, end = parse_datetime_range(query.datetime)
-        when = _item_time(item)
+        when = item_time(item)
         if (start and when < start) or (end and when > end):
             return False
     return True
@@ -332,7 +328,7 @@ def search_scenes(
         (a remote catalog referencing local files or plain-http hosts).
     """
     if catalog is None:
-        from .sample_catalog import default_sample_catalog
+        from .sample import default_sample_catalog
 
         catalog = default_sample_catalog()
     source = str(catalog)
@@ -343,7 +339,7 @@ def search_scenes(
         if modifier is not None:
             for item in found:
                 modifier(item)
-    scenes = sorted((i for i in found if matches_properties(i, query)), key=_item_time)
+    scenes = sorted((i for i in found if matches_properties(i, query)), key=item_time)
     check_asset_hrefs(scenes, source)
     if not scenes:
         if found:

@@ -22,8 +22,8 @@ from shapely import box, segmentize, transform
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
-from .cube import CubeGrid
 from .errors import GridError
+from .grid import CubeGrid
 
 
 @dataclass(frozen=True)

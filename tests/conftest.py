@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cohcube.model.config import TrainingConfig
-from cohcube.pipeline.sample_catalog import SampleCatalog, SampleSpec, write_sample_catalog
+from cohcube.model.learning.config import TrainingConfig
+from cohcube.pipeline.sample import SampleCatalog, SampleSpec, write_sample_catalog
 
 #: The default sample's time structure on a smaller region (fast to simulate).
 SMALL_SPEC = SampleSpec(size_px=512, block_px=256, workers=1, slice_overlap_px=32)
@@ -34,7 +34,7 @@ def tiny_config() -> TrainingConfig:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_config: TrainingConfig) -> Path:
-    from cohcube.model.training import train
+    from cohcube.model.learning.training import train
 
     out = tmp_path_factory.mktemp("tiny-run")
     train(tiny_config, out, progress=False)
@@ -43,7 +43,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_config: TrainingConf
 
 @pytest.fixture(scope="session")
 def tiny_artefact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from cohcube.model.export import export_model
+    from cohcube.model.learning.export import export_model
 
     out = tmp_path_factory.mktemp("tiny-model") / "tiny.pt"
     export_model(sorted((tiny_run / "checkpoints").glob("*.pt"))[-1], out, name="tiny")

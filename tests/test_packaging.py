@@ -67,3 +67,32 @@ def test_readme_has_two_setup_commands_and_ci_runs_the_test_one() -> None:
         check=True,
     ).stdout.strip()
     assert extracted == setup[1]
+
+
+def test_every_name_the_readme_imports_is_where_it_says() -> None:
+    import importlib
+
+    readme = (ROOT / "README.md").read_text()
+    code = "\n".join(re.findall(r"```python\n(.*?)```", readme, flags=re.S))
+    imports = re.findall(r"^from (cohcube\.[\w.]+) import ([\w, ]+)$", code, flags=re.M)
+    assert len(imports) >= 5
+    for module_name, names in imports:
+        module = importlib.import_module(module_name)
+        for name in (n.strip() for n in names.split(",")):
+            assert hasattr(module, name), f"README: {name} is not in {module_name}"
+
+
+def test_no_module_over_400_lines() -> None:
+    for folder in ("model", "pipeline", "flows"):
+        for path in (ROOT / folder).rglob("*.py"):
+            lines = path.read_text().count("\n")
+            assert lines <= 400, f"{path.relative_to(ROOT)} has {lines} lines"
+
+
+def test_every_subpackage_is_installed() -> None:
+    listed = set(_pyproject()["tool"]["setuptools"]["packages"])
+    mapping = _pyproject()["tool"]["setuptools"]["package-dir"]
+    for name, folder in mapping.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            parts = init.parent.relative_to(ROOT / folder).parts
+            assert ".".join((name, *parts)) in listed, f"{init.parent} is not in packages"

@@ -10,8 +10,7 @@ import numpy as np
 import rasterio
 import xarray as xr
 
-from cohcube.pipeline.sample_catalog import SampleCatalog
-from cohcube.pipeline.sample_truth import truth_cube
+from cohcube.pipeline.sample import SampleCatalog, truth_cube
 from cohcube.pipeline.store import write_coherence
 
 Run = Callable[..., subprocess.CompletedProcess[str]]

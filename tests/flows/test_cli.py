@@ -42,3 +42,25 @@ def test_demo_runs_the_whole_job(run_cohcube: Run, tmp_path: Path, tiny_artefact
     again = run_cohcube(*args, "--quiet", env=env)
     assert json.loads((out / "summary.json").read_text())["pairs_processed"] == 0
     assert again.stderr == ""
+
+
+def test_config_verbs_write_commented_defaults_that_load(run_cohcube: Run, tmp_path: Path) -> None:
+    from cohcube.flows.job_config import load_process_config
+    from cohcube.model.learning.config import TrainingConfig, load_training_config
+
+    training = tmp_path / "train.yaml"
+    run_cohcube("config", "train", str(training))
+    text = training.read_text()
+    assert "# Peak AdamW learning rate." in text
+    assert load_training_config(training) == TrainingConfig()
+    job = tmp_path / "job.yaml"
+    run_cohcube("config", "process", str(job))
+    assert "# Output Zarr store: local path or fsspec URL." in job.read_text()
+    config = load_process_config(job)
+    assert config.output.store == "coherence-tiles"
+    assert config.pairs.baselines_days == (12.0,)
+    again = run_cohcube("config", "process", str(job), check=False)
+    assert again.returncode == 2
+    assert "exists" in again.stderr
+    printed = run_cohcube("config", "train")
+    assert printed.stdout == text

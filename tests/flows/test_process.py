@@ -17,9 +17,9 @@ from support.processes import cohcube_command
 from support.served import served_assets
 
 from cohcube.pipeline.pairs import acquisitions_of, select_pairs
-from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import read_local_items
-from cohcube.pipeline.tile_store import open_tile, tile_ids
+from cohcube.pipeline.store.tile_set import open_tile, tile_ids
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cohcube.pipeline.errors import CohcubeInputError
-from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.model.errors import ConfigError
+from cohcube.pipeline.sample import SampleCatalog
 
 pytest.importorskip("prefect")
 
@@ -47,7 +47,7 @@ def test_schedule_builds_a_cron_deployment(
     assert deployment.flow_name == FLOW_NAME
     assert [s.schedule.cron for s in deployment.schedules] == ["0 3 * * *"]
     assert deployment.parameters == {"config_path": str(config.resolve())}
-    with pytest.raises(CohcubeInputError, match="--cron"):
+    with pytest.raises(ConfigError, match="--cron"):
         schedule(config, "at three", serve=False)
 
 

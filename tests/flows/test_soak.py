@@ -22,8 +22,8 @@ import pytest
 from support.process_jobs import job_settings, write_config
 from support.served import proxied_api, served_assets, stac_api
 
-from cohcube.pipeline.sample_catalog import SampleCatalog
-from cohcube.pipeline.tile_store import open_tile, tile_ids
+from cohcube.pipeline.sample import SampleCatalog
+from cohcube.pipeline.store.tile_set import open_tile, tile_ids
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 RUNS = 20

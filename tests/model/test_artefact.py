@@ -14,39 +14,59 @@ import pytest
 import torch
 
 from cohcube.model import simulate_pair
-from cohcube.model.artefact import ModelArtefactError, load_model, read_card, sigma_factor
-from cohcube.model.export import ExportedNetwork
-from cohcube.model.preprocessing import network_input
-from cohcube.model.training import load_checkpoint
+from cohcube.model.errors import ModelArtefactError
+from cohcube.model.learning.artefact import load_model
+from cohcube.model.learning.card import Calibration, read_card
+from cohcube.model.learning.checkpoints import load_checkpoint
+from cohcube.model.learning.export import ExportedNetwork
+from cohcube.model.learning.preprocessing import network_input
 
 LOAD_IN_CLEAN_PROCESS = """
 import sys, numpy as np
-from cohcube.model.artefact import load_model
+from cohcube.model.learning.artefact import load_model
 model = load_model(sys.argv[1])
 channels = np.load(sys.argv[2])
 np.save(sys.argv[3], model.forward_channels(channels))
 forbidden = [m for m in sys.modules
-             if m.startswith(("cohcube.model.training", "cohcube.model.network",
-                              "cohcube.model.export", "cohcube.pipeline"))]
+             if m.startswith(("cohcube.model.learning.training", "cohcube.model.learning.network",
+                              "cohcube.model.learning.export", "cohcube.pipeline"))]
 assert not forbidden, forbidden
 """
 
 
 def test_card_describes_the_artefact(tiny_artefact: Path) -> None:
-    card = read_card(tiny_artefact.with_suffix(".json"))
-    assert card["artefact"]["file"] == "tiny.pt"
-    assert len(card["artefact"]["sha256"]) == 64
-    assert card["input"]["channel_order"] == ["VV_t1", "VV_t2"]
-    assert card["input"]["db_range"] == [-20.0, 0.0]
-    assert card["tiling"]["size_multiple"] == 4
-    assert card["tiling"]["receptive_field_px"] > 10
-    errors = {int(k): v for k, v in card["tiling"]["seam_error_by_halo_px"].items()}
-    halo = card["tiling"]["recommended_halo_px"]
+    card = read_card(tiny_artefact)
+    assert card.artefact.file == "tiny.pt"
+    assert len(card.artefact.sha256) == 64
+    assert card.input.channel_order == ("VV_t1", "VV_t2")
+    assert card.input.db_range == (-20.0, 0.0)
+    assert card.tiling.size_multiple == 4
+    assert card.tiling.receptive_field_px > 10
+    errors = {int(k): v for k, v in card.tiling.seam_error_by_halo_px.items()}
+    halo = card.tiling.recommended_halo_px
     assert errors[halo] <= 1e-3
     assert all(errors[h] > 1e-3 for h in errors if h < halo)
-    assert card["training"]["config"]["network"]["width"] == 4
-    assert card["training"]["wall_time_s"] > 0
-    assert card["calibration"]["sigma_scale"] > 0
+    assert card.training is not None
+    assert card.training.config.network.width == 4
+    assert card.training.wall_time_s > 0
+    assert card.calibration.sigma_scale > 0
+    on_disk = json.loads(tiny_artefact.with_suffix(".json").read_text())
+    assert card.model_dump(mode="json") == on_disk  # the typed card loses nothing
+
+
+def test_card_sections_are_validated(tiny_artefact: Path, tmp_path: Path) -> None:
+    card = json.loads(tiny_artefact.with_suffix(".json").read_text())
+    card["tiling"]["recommended_halo_px"] = "wide"
+    card["calibration"]["unknown"] = 1
+    (tmp_path / "tiny.json").write_text(json.dumps(card))
+    with pytest.raises(ModelArtefactError, match=r"tiling.recommended_halo_px") as info:
+        read_card(tmp_path / "tiny.json")
+    assert "calibration.unknown" in str(info.value)
+
+
+def test_missing_card_named_with_the_file_the_user_gave(tmp_path: Path) -> None:
+    with pytest.raises(ModelArtefactError, match=r"missing\.json \(for .*missing\.pt\)"):
+        read_card(tmp_path / "missing.pt")
 
 
 def test_torchscript_matches_eager_in_a_process_without_training_code(
@@ -69,7 +89,8 @@ def test_torchscript_matches_eager_in_a_process_without_training_code(
     )
     scripted = np.load(tmp_path / "out.npy")
     network, _, _ = load_checkpoint(sorted((tiny_run / "checkpoints").glob("*.pt"))[-1])
-    eager = ExportedNetwork(network, model.card["calibration"]["sigma_scale"]).eval()
+    assert model.card is not None
+    eager = ExportedNetwork(network, model.card.calibration.sigma_scale).eval()
     with torch.no_grad():
         expected = eager(torch.from_numpy(channels[None])).numpy()
     assert np.abs(scripted - expected).max() <= 1e-5
@@ -126,16 +147,19 @@ def test_all_nan_input_gives_all_nan_quietly(tiny_artefact: Path) -> None:
 
 
 def test_sigma_factor_interpolates_in_log_days_and_clamps() -> None:
-    card = {"calibration": {"sigma_factor_by_baseline_days": {"6": 2.0, "12": 1.0, "24": 1.5}}}
-    assert sigma_factor(card, 12.0) == pytest.approx(1.0)
-    assert sigma_factor(card, 6.0) == pytest.approx(2.0)
-    assert sigma_factor(card, float(np.sqrt(6 * 12))) == pytest.approx(1.5)  # halfway in log
-    assert sigma_factor(card, 3.0) == pytest.approx(2.0)
-    assert sigma_factor(card, 48.0) == pytest.approx(1.5)
-    assert sigma_factor(card, None) == 1.0
-    assert sigma_factor({"calibration": {"sigma_scale": 0.9}}, 24.0) == 1.0
+    plain = Calibration(sigma_scale=0.9, raw_coverage=0.7, validation_scenes=10)
+    table = plain.model_copy(
+        update={"sigma_factor_by_baseline_days": {"6": 2.0, "12": 1.0, "24": 1.5}}
+    )
+    assert table.sigma_factor(12.0) == pytest.approx(1.0)
+    assert table.sigma_factor(6.0) == pytest.approx(2.0)
+    assert table.sigma_factor(float(np.sqrt(6 * 12))) == pytest.approx(1.5)  # halfway in log
+    assert table.sigma_factor(3.0) == pytest.approx(2.0)
+    assert table.sigma_factor(48.0) == pytest.approx(1.5)
+    assert table.sigma_factor(None) == 1.0
+    assert plain.sigma_factor(24.0) == 1.0
     with pytest.raises(ValueError, match="baseline_days"):
-        sigma_factor(card, -12.0)
+        table.sigma_factor(-12.0)
 
 
 def test_predict_rescales_sigma_by_the_cards_baseline_calibration(

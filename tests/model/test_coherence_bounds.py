@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from cohcube.model import LandCover, SimulatedPair, homogeneous_scene, simulate_pair
-from cohcube.model.coherence_bounds import (
+from cohcube.model.analysis.coherence_bounds import (
     INFORMATION_SETS,
     exact_temporal,
     field_table,
@@ -14,8 +14,8 @@ from cohcube.model.coherence_bounds import (
     oracle_rmse,
     simulate_field_tables,
 )
-from cohcube.model.config import DataConfig
-from cohcube.model.training_data import simulate_patches
+from cohcube.model.learning.config import DataConfig
+from cohcube.model.learning.training_data import simulate_patches
 
 POLS = ("VV", "VH")
 

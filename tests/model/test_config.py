@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cohcube.model.config import ConfigError, dump_training_config, load_training_config
+from cohcube.model.errors import ConfigError
+from cohcube.model.learning.config import dump_training_config, load_training_config
 
 
 def test_yaml_and_toml_give_the_same_config(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from cohcube.model import (
     thermal_coherence,
     true_coherence,
 )
-from cohcube.model.detection import coherence_target
+from cohcube.model.physics.detection import coherence_target
 
 INTERIOR = (slice(30, -30), slice(100, -100))
 

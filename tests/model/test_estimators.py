@@ -7,7 +7,7 @@ import pytest
 from scipy import integrate, special
 
 from cohcube.model import expected_sample_coherence, intensity_coherence, sample_coherence
-from cohcube.model.speckle import correlated_pair
+from cohcube.model.physics.speckle import correlated_pair
 
 # Reference values of the issue (Touzi et al. 1999), three decimals.
 TOUZI_REFERENCE = {

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cohcube.model.artefact import load_model
-from cohcube.model.config import TrainingConfig
-from cohcube.model.evaluation import calibrate_baselines, evaluate, format_report, scores
-from cohcube.model.training_data import simulate_patches
+from cohcube.model.learning.artefact import load_model
+from cohcube.model.learning.config import TrainingConfig
+from cohcube.model.learning.evaluation import calibrate_baselines, evaluate, format_report, scores
+from cohcube.model.learning.training_data import simulate_patches
+from cohcube.model.physics.radiometry import db_to_linear
 
 
 def test_scores_on_known_values() -> None:
@@ -56,13 +57,14 @@ def test_baseline_calibration_covers_68_percent_of_validation_pixels(
         model, tiny_config.data, tiny_config.seed, baselines_days=(6.0, 36.0), scenes=3
     )
     assert set(factors) == {"6", "36"}
-    model.card["calibration"]["sigma_factor_by_baseline_days"] = factors
+    assert model.card is not None
+    model.card = model.card.with_baseline_calibration(factors, 3, None)
     whole = tiny_config.data.model_copy(update={"patch_px": tiny_config.data.scene_px})
     for days in (6.0, 36.0):
         validation = simulate_patches(whole, "validation", 3, tiny_config.seed, baseline_days=days)
         inside = []
         for scene, truth in zip(validation.backscatter_db, validation.truth, strict=True):
-            linear = np.power(np.float32(10.0), scene.astype(np.float32) / 10)
+            linear = db_to_linear(scene, np.float32)
             coherence, sigma = model.predict(linear[0], linear[1], days)
             inside.append(np.abs(truth - coherence) <= sigma)
         assert np.mean(inside) == pytest.approx(0.6827, abs=0.005)

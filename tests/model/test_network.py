@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cohcube.model.network import ResUNet, parameter_count
+from cohcube.model.learning.network import ResUNet, parameter_count
 
 
 def test_paper_configuration_has_the_published_widths() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cohcube.model.preprocessing import InputContract, network_input, scale_backscatter
+from cohcube.model.learning.preprocessing import InputContract, network_input, scale_backscatter
 
 
 def test_scaling_maps_the_db_range_onto_unit_interval() -> None:
@@ -31,7 +31,11 @@ def test_channel_order_and_validity() -> None:
 
 def test_contract_round_trip_and_shape_errors() -> None:
     contract = InputContract(polarizations=("VV",), size_multiple=8)
-    assert InputContract.from_dict(contract.to_dict()) == contract
+    stored = contract.model_dump(mode="json")
+    assert stored["channel_order"] == ["VV_t1", "VV_t2"]
+    assert InputContract.model_validate(stored) == contract
+    with pytest.raises(ValueError, match="channel order"):
+        InputContract.model_validate({**stored, "channel_order": ["VH_t1", "VH_t2"]})
     with pytest.raises(ValueError, match="differ in shape"):
         network_input(np.ones((4, 4)), np.ones((4, 5)), contract)
     with pytest.raises(ValueError, match=r"\(2, H, W\)"):

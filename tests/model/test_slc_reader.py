@@ -12,10 +12,11 @@ from rasterio.crs import CRS
 from rasterio.shutil import copy as copy_raster
 
 from cohcube.model import SensorGeometry, SlcGrid, homogeneous_scene, sample_coherence
-from cohcube.model.detection import coherence_target, detect
-from cohcube.model.simulator import simulate_series
-from cohcube.model.slc_reader import SlcPairError, grid_from_bounds, read_slc_pair
-from cohcube.model.speckle import correlated_pair
+from cohcube.model.errors import SlcPairError
+from cohcube.model.learning.slc_reader import grid_from_bounds, read_slc_pair
+from cohcube.model.physics.detection import coherence_target, detect
+from cohcube.model.physics.simulator import simulate_series
+from cohcube.model.physics.speckle import correlated_pair
 
 UTM = CRS.from_epsg(32633)
 ORIGIN = (500_000.0, 5_000_000.0)

@@ -14,7 +14,7 @@ from cohcube.model import (
     temporal_coherence,
     true_coherence,
 )
-from cohcube.model.speckle import correlated_pair
+from cohcube.model.physics.speckle import correlated_pair
 
 # SLC samples farther than this from the scene edge (azimuth, range) see no margin effects.
 INTERIOR = (slice(30, -30), slice(100, -100))

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from cohcube.model.config import TrainingConfig
 from cohcube.model.errors import ModelArtefactError
-from cohcube.model.training import gaussian_nll, load_checkpoint, select_device, train
+from cohcube.model.learning.checkpoints import load_checkpoint
+from cohcube.model.learning.config import TrainingConfig
+from cohcube.model.learning.training import gaussian_nll, select_device, train
 
 
 def test_every_epoch_leaves_a_checkpoint_and_history(tiny_run: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support.served import ServedCatalog, served_assets, stac_api
 
-from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.sample import SampleCatalog
 
 
 @pytest.fixture(scope="session")

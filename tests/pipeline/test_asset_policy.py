@@ -10,7 +10,7 @@ import pytest
 from support.processes import free_port, start_server, stop_server
 
 from cohcube.pipeline.asset_policy import UnsafeAssetError, asset_allowed, redacted
-from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, search_scenes
 
 REMOTE = "https://planetarycomputer.microsoft.com/api/stac/v1"

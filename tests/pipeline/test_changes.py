@@ -7,12 +7,10 @@ import pandas as pd
 import pytest
 import xarray as xr
 
-from cohcube.pipeline.change_scoring import score_changes
+from cohcube.model.errors import InputDataError
 from cohcube.pipeline.changes import detect_changes, pair_series
-from cohcube.pipeline.errors import CohcubeInputError
-from cohcube.pipeline.inference import pair_coords
-from cohcube.pipeline.sample_catalog import SampleCatalog
-from cohcube.pipeline.sample_truth import read_change_truth, truth_cube
+from cohcube.pipeline.sample import SampleCatalog, read_change_truth, score_changes, truth_cube
+from cohcube.pipeline.store.schema import pair_coords
 
 START = pd.Timestamp("2026-03-02T16:51:30")
 
@@ -73,7 +71,7 @@ def test_nan_pixels_stay_unflagged_and_short_series_are_refused() -> None:
     values[:, :4, :4] = np.nan
     changes = detect_changes(_cube(values)).compute()
     assert not changes.change.values[:4, :4].any()
-    with pytest.raises(CohcubeInputError, match="history"):
+    with pytest.raises(InputDataError, match="history"):
         detect_changes(_cube(values[:3]))
 
 

@@ -13,9 +13,10 @@ import rasterio
 from affine import Affine
 from support.served import ServedCatalog
 
-from cohcube.pipeline.cube import CubeGrid, build_cube
+from cohcube.pipeline.cube import build_cube
 from cohcube.pipeline.errors import GridError, NotAnalysisReadyError
-from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.grid import CubeGrid
+from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, read_local_items, search_scenes
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data" / "stac"

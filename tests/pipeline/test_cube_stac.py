@@ -13,10 +13,10 @@ from pystac.extensions.datacube import DatacubeExtension
 from pystac.extensions.projection import ProjectionExtension
 from support.store_job import LAYOUT, job_dataset
 
-from cohcube.pipeline.cube_stac import catalog_location, write_cube_catalog
-from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, search_scenes
 from cohcube.pipeline.store import open_coherence_cube, write_coherence
+from cohcube.pipeline.store.cube_stac import catalog_location, write_cube_catalog
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from support.served import served_assets
 
 from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS, build_cube
-from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, search_scenes
 
 QUERY = SceneQuery(datetime="2026-03-02/2026-03-15")

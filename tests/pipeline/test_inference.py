@@ -11,12 +11,12 @@ import pytest
 import torch
 from distributed import Client, LocalCluster
 
-from cohcube.model.artefact import load_model
+from cohcube.model.errors import InputDataError
+from cohcube.model.learning.artefact import load_model
 from cohcube.pipeline.cube import build_cube
-from cohcube.pipeline.errors import CohcubeInputError
 from cohcube.pipeline.inference import predict_coherence, safe_chunks, worker_device
 from cohcube.pipeline.pairs import select_pairs
-from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, search_scenes
 
 
@@ -101,7 +101,7 @@ def test_missing_polarisation_is_refused(cube, tiny_artefact: Path, tmp_path: Pa
     card["input"]["channel_order"] = ["HH_t1", "HH_t2"]
     shutil.copy(tiny_artefact, tmp_path / "tiny.pt")
     (tmp_path / "tiny.json").write_text(json.dumps(card))
-    with pytest.raises(CohcubeInputError, match=r"needs polarisation\(s\) \['HH'\]"):
+    with pytest.raises(InputDataError, match=r"needs polarisation\(s\) \['HH'\]"):
         predict_coherence(cube, select_pairs(cube), tmp_path / "tiny.json")
 
 

@@ -9,7 +9,7 @@ from cohcube.pipeline.cube import build_cube
 from cohcube.pipeline.errors import PairingError
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import acquisitions, check_same_track, explain_no_pairs, select_pairs
-from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, search_scenes
 
 

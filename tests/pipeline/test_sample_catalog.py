@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from cohcube.pipeline.sample_catalog import (
+from cohcube.pipeline.sample import (
     SampleCatalog,
     SampleSpec,
     default_sample_catalog,

@@ -9,7 +9,7 @@ import pytest
 from support.served import ServedCatalog
 
 from cohcube.pipeline.errors import CatalogUnreachableError, EmptySearchError, SearchError
-from cohcube.pipeline.sample_catalog import SampleCatalog
+from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, parse_datetime_range, search_scenes
 
 QUERIES = [

@@ -10,9 +10,10 @@ import pytest
 import zarr
 from support.store_job import LAYOUT, job_dataset
 
-from cohcube.pipeline.sample_catalog import SampleCatalog
-from cohcube.pipeline.store import StoreError, write_coherence
-from cohcube.pipeline.tile_store import (
+from cohcube.model.errors import StoreError
+from cohcube.pipeline.sample import SampleCatalog
+from cohcube.pipeline.store import write_coherence
+from cohcube.pipeline.store.tile_set import (
     MAX_RUN_LOG,
     held_through,
     open_tile,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from cohcube.pipeline.sample_catalog import SampleCatalog
-from cohcube.pipeline.tile_store import open_tile, tile_ids
+from cohcube.pipeline.sample import SampleCatalog
+from cohcube.pipeline.store.tile_set import open_tile, tile_ids
 
 
 def items_until(sample: SampleCatalog, acquisitions: int, out: Path) -> Path:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from support.processes import free_port, start_server, stop_server
 
-from cohcube.pipeline.sample_catalog import SampleCatalog, rebase_asset_hrefs
+from cohcube.pipeline.sample import SampleCatalog, rebase_asset_hrefs
 
 SUPPORT = Path(__file__).resolve().parent
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import dask
 import xarray as xr
 
-from cohcube.pipeline.cube import CubeGrid, build_cube
+from cohcube.pipeline.cube import build_cube
+from cohcube.pipeline.grid import CubeGrid
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.search import SceneQuery, search_scenes

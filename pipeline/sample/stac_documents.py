@@ -13,7 +13,8 @@ from typing import Any
 
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.warp import transform_bounds, transform_geom
+
+from cohcube.pipeline.grid import footprint
 
 SAR = "https://stac-extensions.github.io/sar/v1.0.0/schema.json"
 SAT = "https://stac-extensions.github.io/sat/v1.0.0/schema.json"
@@ -27,26 +28,6 @@ INTERNATIONAL_DESIGNATORS = {
     "SENTINEL-1B": "2016-025A",
     "SENTINEL-1C": "2024-235A",
 }
-
-
-def footprint(
-    crs: CRS, transform: Affine, shape: tuple[int, int], decimals: int | None = None
-) -> tuple[dict[str, Any], list[float]]:
-    """WGS84 polygon and bbox of the extent of a raster of ``shape`` (rows, cols).
-
-    The bbox follows the extent's edges (densified), which curve in WGS84, so it
-    holds the whole raster, not only its corners. ``decimals`` rounds both.
-    """
-    x0, y0 = transform.c, transform.f
-    left, right = sorted((x0, x0 + transform.a * shape[1]))
-    bottom, top = sorted((y0, y0 + transform.e * shape[0]))
-    ring = [[left, bottom], [right, bottom], [right, top], [left, top], [left, bottom]]
-    polygon = {"type": "Polygon", "coordinates": [ring]}
-    geometry = transform_geom(
-        crs, "EPSG:4326", polygon, precision=-1 if decimals is None else decimals
-    )
-    bbox = transform_bounds(crs, "EPSG:4326", left, bottom, right, top, densify_pts=21)
-    return geometry, [float(v if decimals is None else round(v, decimals)) for v in bbox]
 
 
 def rtc_item(
@@ -79,9 +60,9 @@ def rtc_item(
         proj["proj:epsg"] = epsg
     start = when - dt.timedelta(seconds=12)
     properties: dict[str, Any] = {
-        "datetime": _iso(when),
-        "start_datetime": _iso(start),
-        "end_datetime": _iso(start + dt.timedelta(seconds=25)),
+        "datetime": iso_time(when),
+        "start_datetime": iso_time(start),
+        "end_datetime": iso_time(start + dt.timedelta(seconds=25)),
         "platform": platform,
         "constellation": "Sentinel-1",
         "sar:frequency_band": "C",
@@ -117,20 +98,22 @@ def rtc_item(
         "bbox": bbox,
         "properties": properties,
         "links": [],
-        "assets": {
-            key: {
-                "href": href,
-                "type": COG_TYPE,
-                "title": f"{key.upper()}: vertical transmit, "
-                f"{'vertical' if key == 'vv' else 'horizontal'} receive",
-                "description": "Terrain-corrected gamma naught values (linear power).",
-                "roles": ["data"],
-                "raster:bands": [
-                    {"nodata": GAMMA0_NODATA, "data_type": "float32", "spatial_resolution": 10}
-                ],
-            }
-            for key, href in assets.items()
-        },
+        "assets": {key: _gamma0_asset(key, href) for key, href in assets.items()},
+    }
+
+
+def _gamma0_asset(key: str, href: str) -> dict[str, Any]:
+    """One polarisation's gamma0 COG asset, as Planetary Computer describes it."""
+    return {
+        "href": href,
+        "type": COG_TYPE,
+        "title": f"{key.upper()}: vertical transmit, "
+        f"{'vertical' if key == 'vv' else 'horizontal'} receive",
+        "description": "Terrain-corrected gamma naught values (linear power).",
+        "roles": ["data"],
+        "raster:bands": [
+            {"nodata": GAMMA0_NODATA, "data_type": "float32", "spatial_resolution": 10}
+        ],
     }
 
 
@@ -176,5 +159,6 @@ def collection_document(
     }
 
 
-def _iso(when: dt.datetime) -> str:
+def iso_time(when: dt.datetime) -> str:
+    """STAC time text of ``when``: UTC, microseconds, ``Z``."""
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

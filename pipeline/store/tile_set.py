@@ -19,8 +19,10 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from .store import StoreError, is_coherence_cube, open_coherence_cube, store_format
-from .tiles import TileGrid
+from cohcube.model.errors import StoreError
+from cohcube.pipeline.tiles import TileGrid
+
+from .zarr_cube import is_coherence_cube, open_coherence_cube, store_format
 
 log = logging.getLogger(__name__)
 

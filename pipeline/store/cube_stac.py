@@ -31,19 +31,13 @@ from pystac.extensions.datacube import (
 from pystac.extensions.projection import ProjectionExtension
 from pystac.stac_io import DefaultStacIO
 
-from .stac_items import footprint
+from cohcube.pipeline.grid import footprint
+
+from .schema import DATA_VARIABLES, PAIR_COORDINATES
 
 log = logging.getLogger(__name__)
 
 ZARR_MEDIA_TYPE = "application/vnd+zarr"
-PAIR_VARIABLES = {
-    "reference_time": ("first acquisition of the pair", None),
-    "secondary_time": ("second acquisition of the pair", None),
-    "temporal_baseline": ("time between the acquisitions", "d"),
-    "relative_orbit": ("relative orbit of both acquisitions", None),
-    "orbit_state": ("orbit direction of both acquisitions", None),
-    "platform": ("platforms of the acquisitions (reference/secondary)", None),
-}
 
 
 class FsspecStacIO(DefaultStacIO):
@@ -67,6 +61,61 @@ def _iso(value: np.datetime64) -> dt.datetime:
     return pd.Timestamp(value).tz_localize("UTC").to_pydatetime()
 
 
+def _dimensions(cube: xr.Dataset) -> dict[str, Dimension]:
+    """The datacube extension's dimensions: pairs, then the grid's y and x."""
+    crs = cube.rio.crs
+    transform = cube.rio.transform()
+    left, bottom, right, top = cube.rio.bounds()
+    reference = crs.to_epsg() or crs.to_wkt()
+
+    def spatial(axis: str, extent: list[float], step: float) -> HorizontalSpatialDimension:
+        return HorizontalSpatialDimension(
+            {
+                "type": "spatial",
+                "axis": axis,
+                "extent": extent,
+                "step": step,
+                "reference_system": reference,
+            }
+        )
+
+    return {
+        "pair": AdditionalDimension(
+            {
+                "type": "pair",
+                "description": PAIR_COORDINATES["pair"].description,
+                "values": [str(p) for p in cube["pair"].values],
+            }
+        ),
+        "y": spatial("y", [bottom, top], transform.e),
+        "x": spatial("x", [left, right], transform.a),
+    }
+
+
+def _variables(cube: xr.Dataset) -> dict[str, Variable]:
+    """The datacube extension's variables: the data variables and the pair coordinates."""
+    variables = {}
+    for name, spec in DATA_VARIABLES.items():
+        props: dict[str, Any] = {
+            "dimensions": ["pair", "y", "x"],
+            "type": "data",
+            "description": spec.description,
+        }
+        if spec.stac_unit:
+            props["unit"] = spec.stac_unit
+        if spec.valid_range:
+            props["extent"] = [int(v) for v in spec.valid_range]
+        variables[name] = Variable(props)
+    for name, spec in PAIR_COORDINATES.items():
+        if name == "pair" or name not in cube.coords:
+            continue
+        props = {"dimensions": ["pair"], "type": "auxiliary", "description": spec.description}
+        if spec.stac_unit:
+            props["unit"] = spec.stac_unit
+        variables[name] = Variable(props)
+    return variables
+
+
 def cube_item(cube: xr.Dataset, item_id: str, href: str) -> pystac.Item:
     """A STAC Item for one coherence cube (committed pairs only).
 
@@ -81,8 +130,6 @@ def cube_item(cube: xr.Dataset, item_id: str, href: str) -> pystac.Item:
     shape = (cube.sizes["y"], cube.sizes["x"])
     transform = cube.rio.transform()
     geometry, bbox = footprint(crs, transform, shape, decimals=7)
-    left, bottom, right, top = cube.rio.bounds()
-    step_x, step_y = transform.a, transform.e
     pairs = cube.sizes["pair"]
     start = _iso(cube["reference_time"].values.min()) if pairs else None
     end = _iso(cube["secondary_time"].values.max()) if pairs else None
@@ -108,66 +155,9 @@ def cube_item(cube: xr.Dataset, item_id: str, href: str) -> pystac.Item:
         wkt2=None if epsg else crs.to_wkt(),
         shape=list(shape),
         transform=list(transform)[:6],
-        bbox=[left, bottom, right, top],
+        bbox=list(cube.rio.bounds()),
     )
-    reference = epsg or crs.to_wkt()
-    dimensions: dict[str, Dimension] = {
-        "pair": AdditionalDimension(
-            {
-                "type": "pair",
-                "description": "interferometric pair: reference and secondary acquisition",
-                "values": [str(p) for p in cube["pair"].values],
-            }
-        ),
-        "y": HorizontalSpatialDimension(
-            {
-                "type": "spatial",
-                "axis": "y",
-                "extent": [bottom, top],
-                "step": step_y,
-                "reference_system": reference,
-            }
-        ),
-        "x": HorizontalSpatialDimension(
-            {
-                "type": "spatial",
-                "axis": "x",
-                "extent": [left, right],
-                "step": step_x,
-                "reference_system": reference,
-            }
-        ),
-    }
-    variables = {
-        "coherence": Variable(
-            {
-                "dimensions": ["pair", "y", "x"],
-                "type": "data",
-                "unit": "1",
-                "extent": [0, 1],
-                "description": "interferometric coherence magnitude estimated from backscatter",
-            }
-        ),
-        "coherence_sigma": Variable(
-            {
-                "dimensions": ["pair", "y", "x"],
-                "type": "data",
-                "unit": "1",
-                "description": "predictive standard deviation of the coherence",
-            }
-        ),
-    }
-    for name, (description, unit) in PAIR_VARIABLES.items():
-        if name in cube.coords:
-            props: dict[str, Any] = {
-                "dimensions": ["pair"],
-                "type": "auxiliary",
-                "description": description,
-            }
-            if unit:
-                props["unit"] = unit
-            variables[name] = Variable(props)
-    DatacubeExtension.ext(item, add_if_missing=True).apply(dimensions, variables)
+    DatacubeExtension.ext(item, add_if_missing=True).apply(_dimensions(cube), _variables(cube))
     item.add_asset(
         "zarr",
         pystac.Asset(

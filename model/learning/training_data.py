@@ -22,13 +22,14 @@ from typing import TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from cohcube.model.physics.estimators import debias_coherence
+from cohcube.model.physics.landcover import POLARIZATIONS
+from cohcube.model.physics.radiometry import linear_to_db
+from cohcube.model.physics.sensor import SensorGeometry
+from cohcube.model.physics.simulator import SimulatedPair, simulate_pair
+
 from .config import DataConfig
-from .estimators import debias_coherence
-from .landcover import POLARIZATIONS
-from .preprocessing import InputContract
-from .radiometry import linear_to_db
-from .sensor import SensorGeometry
-from .simulator import SimulatedPair, simulate_pair
+from .preprocessing import InputContract, scale_db
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +60,7 @@ class PatchSet:
     def inputs(self, contract: InputContract) -> NDArray[np.float32]:
         """Network channels ``(N, C, P, P)`` scaled per ``contract``."""
         index = [2 * POLARIZATIONS.index(p) + t for p in contract.polarizations for t in (0, 1)]
-        low, high = contract.db_range
-        db = self.backscatter_db[:, index].astype(np.float32)
-        return ((np.clip(db, low, high) - low) / (high - low)).astype(np.float32)
+        return scale_db(self.backscatter_db[:, index], contract.db_range)
 
     def training_target(
         self, kind: str, geometry: SensorGeometry | None = None

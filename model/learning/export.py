@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import platform
@@ -15,20 +14,27 @@ import numpy as np
 import torch
 from torch import nn
 
-from .artefact import (
-    CARD_FORMAT,
-    CARD_VERSION,
+from cohcube.model.physics.sensor import SensorGeometry
+from cohcube.model.physics.simulator import simulate_pair
+
+from .artefact import CoherenceModel, quiet_torchscript, sha256_of
+from .card import (
     ONE_SIGMA,
-    CoherenceModel,
-    quiet_torchscript,
-    sha256_of,
+    Architecture,
+    ArtefactFile,
+    Calibration,
+    ModelCard,
+    OutputDescription,
+    SoftwareVersions,
+    Tiling,
+    TrainingRecord,
+    write_card,
 )
+from .checkpoints import load_checkpoint
+from .config import TrainingConfig
+from .halo import receptive_field_px, recommended_halo, seam_errors
 from .network import ResUNet, parameter_count
-from .preprocessing import network_input
-from .sensor import SensorGeometry
-from .simulator import simulate_pair
-from .tiling import receptive_field_px, recommended_halo, seam_errors
-from .training import contract_for, load_checkpoint
+from .preprocessing import contract_for, network_input
 from .training_data import simulate_patches
 
 log = logging.getLogger(__name__)
@@ -85,6 +91,47 @@ def machine_description(threads: int | None) -> dict[str, Any]:
     }
 
 
+def _measured_tiling(
+    scripted: torch.jit.ScriptModule, network: ResUNet, config: TrainingConfig
+) -> Tiling:
+    """Receptive field and seam error per halo of the scripted network on a simulated scene."""
+    contract = contract_for(config)
+    probe = CoherenceModel(scripted, None, contract, torch.device("cpu"))
+    pair = simulate_pair(
+        (384, 400), config.data.baseline_days, seed=20260101, polarizations=contract.polarizations
+    )
+    channels, _ = network_input(pair.reference, pair.secondary, contract)
+    errors = seam_errors(probe, channels, HALO_CANDIDATES, tile=128)
+    return Tiling(
+        size_multiple=contract.size_multiple,
+        receptive_field_px=receptive_field_px(network, contract.channels),
+        seam_error_by_halo_px={str(k): v for k, v in errors.items()},
+        seam_tolerance=SEAM_TOLERANCE,
+        recommended_halo_px=recommended_halo(errors, SEAM_TOLERANCE),
+        padding="reflect at the bottom/right up to the size multiple",
+    )
+
+
+def _training_record(
+    config: TrainingConfig, saved: dict[str, Any], command: str | None
+) -> TrainingRecord:
+    data = config.data
+    return TrainingRecord(
+        data=(
+            f"{data.train_scenes} simulated {data.scene_px} px scenes (seed {config.seed}), "
+            f"{data.baseline_days:g}-day pairs, misregistration up to "
+            f"{data.max_misregistration_px} px, change probability {data.change_probability}, "
+            f"target {data.target} (SLC window {SensorGeometry().coherence_window_m} m)"
+        ),
+        config=config,
+        command=command,
+        epochs=saved["epoch"],
+        wall_time_s=round(float(saved["seconds"]), 1),
+        machine=machine_description(config.threads),
+        history=saved["history"],
+    )
+
+
 def export_model(
     checkpoint: Path,
     out_path: Path,
@@ -92,7 +139,7 @@ def export_model(
     name: str | None = None,
     command: str | None = None,
     calibration_scenes: int | None = None,
-) -> dict[str, Any]:
+) -> ModelCard:
     """Write ``out_path`` (TorchScript) and ``out_path.with_suffix('.json')`` (card).
 
     Args:
@@ -116,69 +163,35 @@ def export_model(
     with quiet_torchscript():
         scripted = torch.jit.script(exported)
         torch.jit.save(scripted, str(out_path))
-    probe = CoherenceModel(scripted, {}, contract, torch.device("cpu"))
-    pair = simulate_pair(
-        (384, 400), config.data.baseline_days, seed=20260101, polarizations=contract.polarizations
-    )
-    channels, _ = network_input(pair.reference, pair.secondary, contract)
-    errors = seam_errors(probe, channels, HALO_CANDIDATES, tile=128)
-    card: dict[str, Any] = {
-        "format": CARD_FORMAT,
-        "format_version": CARD_VERSION,
-        "name": name or f"cohcube-resunet-w{config.network.width}-d{config.network.depth}",
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "software": {"cohcube": version("cohcube"), "torch": torch.__version__},
-        "artefact": {
-            "file": out_path.name,
-            "sha256": sha256_of(out_path),
-            "bytes": out_path.stat().st_size,
-            "format": "TorchScript",
-        },
-        "architecture": {
-            "type": "ResUNet",
-            "width": config.network.width,
-            "depth": config.network.depth,
-            "in_channels": contract.channels,
-            "parameters": parameter_count(network),
-        },
-        "input": contract.to_dict(),
-        "output": {
-            "channels": ["coherence", "coherence_sigma"],
-            "coherence": "VV interferometric coherence magnitude in [0, 1] of the pair",
-            "coherence_sigma": "predictive standard deviation of the coherence, calibrated "
+    card = ModelCard(
+        name=name or f"cohcube-resunet-w{config.network.width}-d{config.network.depth}",
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        software=SoftwareVersions(cohcube=version("cohcube"), torch=torch.__version__),
+        artefact=ArtefactFile(
+            file=out_path.name, sha256=sha256_of(out_path), bytes=out_path.stat().st_size
+        ),
+        architecture=Architecture(
+            type="ResUNet",
+            width=config.network.width,
+            depth=config.network.depth,
+            in_channels=contract.channels,
+            parameters=parameter_count(network),
+        ),
+        input=contract,
+        output=OutputDescription(
+            coherence="VV interferometric coherence magnitude in [0, 1] of the pair",
+            coherence_sigma="predictive standard deviation of the coherence, calibrated "
             "so that |true - coherence| <= sigma for 68 % of validation pixels",
-        },
-        "tiling": {
-            "size_multiple": contract.size_multiple,
-            "receptive_field_px": receptive_field_px(network, contract.channels),
-            "seam_error_by_halo_px": {str(k): v for k, v in errors.items()},
-            "seam_tolerance": SEAM_TOLERANCE,
-            "recommended_halo_px": recommended_halo(errors, SEAM_TOLERANCE),
-            "padding": "reflect at the bottom/right up to the size multiple",
-        },
-        "calibration": {**calibration, "validation_scenes": n_val},
-        "training": {
-            "data": (
-                f"{config.data.train_scenes} simulated {config.data.scene_px} px scenes "
-                f"(seed {config.seed}), {config.data.baseline_days:g}-day pairs, misregistration "
-                f"up to {config.data.max_misregistration_px} px, change probability "
-                f"{config.data.change_probability}, target {config.data.target} (SLC window "
-                f"{SensorGeometry().coherence_window_m} m)"
-            ),
-            "config": config.model_dump(mode="json"),
-            "command": command,
-            "epochs": saved["epoch"],
-            "wall_time_s": round(float(saved["seconds"]), 1),
-            "machine": machine_description(config.threads),
-            "history": saved["history"],
-        },
-        "metrics": None,
-    }
-    out_path.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+        ),
+        tiling=_measured_tiling(scripted, network, config),
+        calibration=Calibration(**calibration, validation_scenes=n_val),
+        training=_training_record(config, saved, command),
+    )
+    write_card(card, out_path.with_suffix(".json"))
     log.info(
         "exported %s (%s), halo %d px",
         out_path,
-        card["artefact"]["sha256"][:12],
-        card["tiling"]["recommended_halo_px"],
+        card.artefact.sha256[:12],
+        card.tiling.recommended_halo_px,
     )
     return card

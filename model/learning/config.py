@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from cohcube.model.config_files import commented_template, load_config_file
 
 
 class _Strict(BaseModel):
@@ -82,9 +83,13 @@ class OptimConfig(_Strict):
 
 class TrainingConfig(_Strict):
     seed: int = Field(0, ge=0, description="Seed of scenes, initialisation and batch order.")
-    network: NetworkConfig = NetworkConfig()
-    data: DataConfig = DataConfig()
-    optim: OptimConfig = OptimConfig()
+    network: NetworkConfig = Field(
+        default_factory=NetworkConfig, description="The network's size and inputs."
+    )
+    data: DataConfig = Field(
+        default_factory=DataConfig, description="The simulated training and validation data."
+    )
+    optim: OptimConfig = Field(default_factory=OptimConfig, description="The optimisation.")
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Training device; auto picks CUDA when available."
     )
@@ -98,34 +103,20 @@ class TrainingConfig(_Strict):
         return value
 
 
-class ConfigError(ValueError):
-    """A configuration file that cannot be used; the message names file and field."""
-
-
 def load_training_config(path: Path) -> TrainingConfig:
     """Read and validate a YAML (.yaml/.yml) or TOML (.toml) training configuration."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read config {path}: {exc.strerror}") from None
-    try:
-        raw: Any = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
-    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"config {path} is not valid {path.suffix[1:].upper()}: {exc}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {path} must be a mapping of settings")
-    try:
-        return TrainingConfig.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"config {path}: {problems}") from None
+    return load_config_file(path, TrainingConfig.model_validate)
 
 
 def dump_training_config(config: TrainingConfig) -> str:
     """The configuration as YAML (tuples written as lists)."""
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def training_config_template() -> str:
+    """A commented training config: every field with its description and default."""
+    return commented_template(
+        TrainingConfig,
+        "cohcube train: the training configuration (every field, its default).\n"
+        "Run: cohcube train THIS_FILE --out RUN_FOLDER",
+    )

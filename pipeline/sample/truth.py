@@ -5,17 +5,24 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pystac
 import rasterio
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from numpy.typing import NDArray
 
-from .inference import pair_coords
-from .pairs import acquisitions_of, select_pairs
-from .sample_catalog import SampleCatalog, truth_for_pairs
-from .search import read_local_items
+from cohcube.pipeline.pairs import acquisitions_of, select_pairs
+from cohcube.pipeline.store.schema import pair_coords
+
+from .spec import TRUTH_NODATA, TRUTH_SCALE, SampleCatalog
+
+
+def _items(path: Path) -> list[pystac.Item]:
+    return list(pystac.ItemCollection.from_file(str(path)).items)
 
 
 def truth_cube(catalog: SampleCatalog, baselines_days: Sequence[float] = (12.0,)) -> xr.Dataset:
@@ -24,14 +31,14 @@ def truth_cube(catalog: SampleCatalog, baselines_days: Sequence[float] = (12.0,)
     ``coherence`` on ``(pair, y, x)`` with the cube's pair coordinates, on the
     sample's grid and CRS; pairs chosen by ``select_pairs`` at ``baselines_days``.
     """
-    scenes = read_local_items(catalog.items)
+    scenes = _items(catalog.items)
     pairs = select_pairs(acquisitions_of(scenes), tuple(baselines_days))
     maps = truth_for_pairs(
         catalog, list(pairs["reference_time"].to_numpy()), list(pairs["secondary_time"].to_numpy())
     )
     if any(m is None for m in maps):
         raise ValueError(f"the sample has no truth for some {list(baselines_days)}-day pairs")
-    first = next(i for i in read_local_items(catalog.truth_items) if i.id != "changes")
+    first = next(i for i in _items(catalog.truth_items) if i.id != "changes")
     with rasterio.open(first.assets["coherence-vv"].href) as src:
         transform, crs, (ny, nx) = src.transform, src.crs, src.shape
     x = transform.c + transform.a * (np.arange(nx) + 0.5)
@@ -72,3 +79,33 @@ def read_change_truth(catalog: SampleCatalog) -> ChangeTruth:
     start = np.datetime64(item["properties"]["start_datetime"].rstrip("Z"), "ns")
     kinds = {int(k): v for k, v in item["properties"]["cohcube:change_kinds"].items()}
     return ChangeTruth(day=day, kind=kind, start=start, kinds=kinds)
+
+
+def truth_for_pairs(
+    catalog: SampleCatalog, reference: Sequence[Any], secondary: Sequence[Any]
+) -> list[NDArray[np.float32] | None]:
+    """True VV coherence of each (reference, secondary) acquisition pair, or None if absent.
+
+    Times are matched to the day (the truth items carry the first slice's time).
+    """
+    index: dict[tuple[str, str], str] = {}
+    for item in json.loads(catalog.truth_items.read_text())["features"]:
+        props = item["properties"]
+        if "cohcube:reference_datetime" in props:
+            key = (
+                props["cohcube:reference_datetime"][:10],
+                props["cohcube:secondary_datetime"][:10],
+            )
+            index[key] = item["assets"]["coherence-vv"]["href"]
+    out: list[NDArray[np.float32] | None] = []
+    for ref, sec in zip(reference, secondary, strict=True):
+        href = index.get((str(np.datetime64(ref, "D")), str(np.datetime64(sec, "D"))))
+        if href is None:
+            out.append(None)
+            continue
+        with rasterio.open(href) as src:
+            raw = src.read(1)
+        values = raw.astype(np.float32) * np.float32(TRUTH_SCALE)
+        values[raw == TRUTH_NODATA] = np.nan
+        out.append(values)
+    return out

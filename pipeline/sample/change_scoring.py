@@ -17,7 +17,7 @@ import xarray as xr
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from .sample_truth import ChangeTruth
+from .truth import ChangeTruth
 
 
 def _observable(

@@ -24,8 +24,8 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.warp import Resampling, reproject
 from rasterio.windows import Window
 
-from .errors import SlcPairError
-from .estimators import coherence_from_moments
+from cohcube.model.errors import SlcPairError
+from cohcube.model.physics.estimators import coherence_from_moments
 
 STRIP_OUTPUT_ROWS = 256
 

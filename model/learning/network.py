@@ -14,6 +14,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from .config import TrainingConfig
+from .preprocessing import contract_for
+
 
 class ResidualBlock(nn.Module):
     """Two 3x3 conv + BN with a 1x1 conv shortcut; ``(N, c_in, H, W) -> (N, c_out, H, W)``."""
@@ -94,3 +97,9 @@ class ResUNet(nn.Module):
 def parameter_count(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def build_network(config: TrainingConfig) -> ResUNet:
+    """The untrained network a training configuration describes."""
+    contract = contract_for(config)
+    return ResUNet(contract.channels, config.network.width, config.network.depth)

@@ -40,11 +40,15 @@ import torch
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from .config import DataConfig
-from .landcover import POLARIZATIONS, LandCover
-from .sensor import SensorGeometry
-from .simulator import SimulatedPair, field_temporal_coherence, thermal_coherence_map
-from .training_data import SceneJob, map_scenes, scene_pair
+from cohcube.model.learning.config import DataConfig
+from cohcube.model.learning.training_data import SceneJob, map_scenes, scene_pair
+from cohcube.model.physics.landcover import POLARIZATIONS, LandCover
+from cohcube.model.physics.sensor import SensorGeometry
+from cohcube.model.physics.simulator import (
+    SimulatedPair,
+    field_temporal_coherence,
+    thermal_coherence_map,
+)
 
 #: Information sets: name -> feature columns of ``FieldTable.features``.
 INFORMATION_SETS: dict[str, tuple[str, ...]] = {

@@ -2,21 +2,25 @@
 
 A model artefact declares its ``InputContract``; the training code, ``predict``
 and the pipeline all turn backscatter into network channels through
-``network_input`` so the three can never disagree.
+``network_input`` (and training patches through ``scale_db``) so they can never
+disagree.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from pydantic import BaseModel, ConfigDict, computed_field, model_validator
+
+from cohcube.model.physics.radiometry import linear_to_db
+
+from .config import TrainingConfig
 
 
-@dataclass(frozen=True)
-class InputContract:
-    """What the network expects as input.
+class InputContract(BaseModel):
+    """What the network expects as input (the card's ``input`` section).
 
     Attributes:
         quantity: calibrated backscatter convention, ``"gamma0"`` or ``"sigma0"``,
@@ -28,7 +32,10 @@ class InputContract:
         size_multiple: tile sides must be multiples of this (``2 ** depth``).
         nodata_fill: scaled value that replaces no-data before the network; the
             outputs there are set to NaN afterwards.
+        channel_order: derived: ``<pol>_t1, <pol>_t2`` per polarisation.
     """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     quantity: str = "gamma0"
     polarizations: tuple[str, ...] = ("VV",)
@@ -36,44 +43,57 @@ class InputContract:
     pixel_spacing_m: float = 10.0
     size_multiple: int = 16
     nodata_fill: float = 0.0
-    channel_order: tuple[str, ...] = field(init=False)
 
-    def __post_init__(self) -> None:
-        order = tuple(f"{p}_{t}" for p in self.polarizations for t in ("t1", "t2"))
-        object.__setattr__(self, "channel_order", order)
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_channel_order(cls, values: Any) -> Any:
+        """Accept the card's ``channel_order`` only when it matches the polarisations."""
+        if isinstance(values, dict) and "channel_order" in values:
+            values = dict(values)
+            given = tuple(values.pop("channel_order"))
+            pols = tuple(values.get("polarizations", ("VV",)))
+            if given != _channel_order(pols):
+                raise ValueError(f"channel order {list(given)} does not match the polarisations")
+        return values
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def channel_order(self) -> tuple[str, ...]:
+        return _channel_order(self.polarizations)
 
     @property
     def channels(self) -> int:
         return len(self.channel_order)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> InputContract:
-        known = {k: v for k, v in values.items() if k != "channel_order"}
-        contract = cls(
-            quantity=str(known["quantity"]),
-            polarizations=tuple(known["polarizations"]),
-            db_range=(float(known["db_range"][0]), float(known["db_range"][1])),
-            pixel_spacing_m=float(known["pixel_spacing_m"]),
-            size_multiple=int(known["size_multiple"]),
-            nodata_fill=float(known["nodata_fill"]),
-        )
-        if "channel_order" in values and tuple(values["channel_order"]) != contract.channel_order:
-            raise ValueError(
-                f"channel order {values['channel_order']} does not match the polarisations"
-            )
-        return contract
+def contract_for(config: TrainingConfig) -> InputContract:
+    """The input contract of a network trained with ``config``."""
+    return InputContract(
+        polarizations=tuple(config.network.polarizations),
+        db_range=config.network.db_range,
+        size_multiple=2**config.network.depth,
+    )
+
+
+def _channel_order(polarizations: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{p}_{t}" for p in polarizations for t in ("t1", "t2"))
+
+
+def scale_db(db: ArrayLike, db_range: tuple[float, float]) -> NDArray[np.float32]:
+    """Backscatter in dB -> clip to ``db_range`` -> [0, 1] float32; NaN stays NaN.
+
+    The one definition of the network's input scaling: inference
+    (``scale_backscatter``) and training patches (stored in dB) both call it.
+    """
+    low, high = db_range
+    values = np.asarray(db, dtype=np.float32)
+    return ((np.clip(values, low, high) - low) / (high - low)).astype(np.float32)
 
 
 def scale_backscatter(linear: ArrayLike, db_range: tuple[float, float]) -> NDArray[np.float32]:
-    """Linear power -> dB -> clip to ``db_range`` -> [0, 1]; NaN (and power <= 0) stay NaN."""
+    """Linear power -> dB -> ``scale_db``; NaN (and power <= 0) stay NaN."""
     power = np.asarray(linear, dtype=np.float32)
-    low, high = db_range
-    with np.errstate(divide="ignore", invalid="ignore"):
-        db = 10.0 * np.log10(np.where(power > 0, power, np.nan))
-    return ((np.clip(db, low, high) - low) / (high - low)).astype(np.float32)
+    return scale_db(linear_to_db(np.where(power > 0, power, np.nan), np.float32), db_range)
 
 
 def network_input(

@@ -15,10 +15,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from .artefact import ONE_SIGMA, CoherenceModel
+from cohcube.model.physics.estimators import intensity_coherence
+from cohcube.model.physics.landcover import LandCover
+from cohcube.model.physics.radiometry import db_to_linear
+
+from .artefact import CoherenceModel
+from .card import ONE_SIGMA
 from .config import DataConfig
-from .estimators import intensity_coherence
-from .landcover import LandCover
 from .training_data import PatchSet, simulate_patches
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,7 @@ def scores(estimate: NDArray[np.floating], reference: NDArray[np.floating]) -> d
 
 
 def _linear(patches: PatchSet) -> NDArray[np.float32]:
-    return np.power(np.float32(10.0), patches.backscatter_db.astype(np.float32) / 10)
+    return db_to_linear(patches.backscatter_db, np.float32)
 
 
 def _baseline_maps(patches: PatchSet, window: int) -> NDArray[np.float32]:

@@ -20,20 +20,15 @@ recomputes only unmarked regions.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import os
-import socket
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dask.array as da
 import numpy as np
-import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 import zarr
@@ -41,30 +36,22 @@ from dask.base import compute
 from dask.delayed import delayed
 from zarr.core.array import Array, AsyncArray
 
-from .errors import CohcubeInputError
+from cohcube.model.errors import StoreError
+
+from .lock import store_lock
+from .schema import (
+    DATA_VARS,
+    FORMAT,
+    FORMAT_VERSION,
+    PAIR_COORDS,
+    cube_encoding,
+    empty_cube,
+    encoded_pair_coords,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT = "cohcube-coherence-cube"
-FORMAT_VERSION = 1
-DATA_VARS = ("coherence", "coherence_sigma")
-PAIR_COORDS = (
-    "pair",
-    "reference_time",
-    "secondary_time",
-    "temporal_baseline",
-    "relative_orbit",
-    "orbit_state",
-    "platform",
-)
-TIME_UNITS = "seconds since 1970-01-01T00:00:00"
-COORD_CHUNK = 1024
 DONE_PREFIX = "_cohcube_done_"
-ENCODING_ATTRS = ("_FillValue", "missing_value", "scale_factor", "add_offset", "dtype")
-
-
-class StoreError(CohcubeInputError):
-    """A store that cannot be written as asked."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +64,10 @@ class StoreLayout:
         chunk_px: spatial side of a chunk (the unit of partial reads).
         sharded: group the chunks of a pair's region into one shard object
             (fewer objects; needs readers with the sharding codec, GDAL >= 3.11).
-        consolidated: also write consolidated metadata (not part of the Zarr v3
-            spec; zarr-python warns about it) for readers that want one request.
+        consolidated: keep consolidated metadata, rewritten at every plan and
+            commit, so a plain ``xarray.open_zarr`` opens the cube in one request
+            and without a warning (not part of the Zarr v3 spec, but read by
+            zarr-python and xarray; off for readers that do not know it).
         zarr_format: 3 (default) or 2; GDAL reads zarr-python's v3 output from
             GDAL 3.11 on, v2 from much earlier (rasterio wheels ship GDAL 3.10).
     """
@@ -86,7 +75,7 @@ class StoreLayout:
     shard_px: int = 1024
     chunk_px: int = 256
     sharded: bool = False
-    consolidated: bool = False
+    consolidated: bool = True
     zarr_format: int = 3
 
     def __post_init__(self) -> None:
@@ -147,68 +136,6 @@ def open_coherence_cube(url: str | Path) -> xr.Dataset:
     return dataset
 
 
-def _encoding(dataset: xr.Dataset, layout: StoreLayout) -> dict[str, dict[str, Any]]:
-    ny, nx = dataset.sizes["y"], dataset.sizes["x"]
-    shard = (1, min(layout.shard_px, ny), min(layout.shard_px, nx))
-    inner = (1, min(layout.chunk_px, shard[1]), min(layout.chunk_px, shard[2]))
-    data_encoding: dict[str, Any] = {"chunks": inner, "_FillValue": np.float32(np.nan)}
-    if layout.sharded:
-        data_encoding["shards"] = shard
-    encoding: dict[str, dict[str, Any]] = {v: dict(data_encoding) for v in DATA_VARS}
-    for name in ("reference_time", "secondary_time"):
-        encoding[name] = {
-            "units": TIME_UNITS,
-            "dtype": "int64",
-            "calendar": "proleptic_gregorian",
-            "chunks": (COORD_CHUNK,),
-        }
-    for name in ("pair", "temporal_baseline", "relative_orbit", "orbit_state", "platform"):
-        encoding[name] = {"chunks": (COORD_CHUNK,)}
-    return encoding
-
-
-def _empty_like(dataset: xr.Dataset, zarr_format: int) -> xr.Dataset:
-    """A zero-pair dataset with the same variables, typed strings, and CF attributes."""
-    template = dataset.isel(pair=slice(0, 0)).copy()
-    # Zarr v3 specifies variable-length UTF-8 (its fixed-width type has no spec);
-    # v2 stores fixed-width unicode, which every v2 reader (GDAL included) knows.
-    text = np.dtypes.StringDType() if zarr_format == 3 else np.dtype("<U64")
-    for name in ("pair", "orbit_state", "platform"):
-        template[name] = template[name].astype(text)
-    for name in DATA_VARS:
-        template[name] = (
-            ("pair", "y", "x"),
-            np.zeros((0, template.sizes["y"], template.sizes["x"]), np.float32),
-            # Encoding attributes of the source (a COG's _FillValue, scale) are not ours.
-            {k: v for k, v in dataset[name].attrs.items() if k not in ENCODING_ATTRS},
-        )
-    template["coherence"].attrs.update(
-        long_name="interferometric coherence magnitude", units="1", valid_range=[0.0, 1.0]
-    )
-    template["coherence_sigma"].attrs.update(
-        long_name="predictive standard deviation of the coherence", units="1"
-    )
-    template = template.rio.write_crs(dataset.rio.crs)
-    for name in DATA_VARS:
-        # Kept as an attribute: rioxarray's encoding entry does not survive every
-        # round trip (corteva/rioxarray#815), GDAL and CF readers look for it here.
-        template[name].encoding.pop("grid_mapping", None)
-        template[name].attrs["grid_mapping"] = "spatial_ref"
-    transform = dataset.rio.transform()
-    template.attrs.update(
-        {
-            "cohcube:format": FORMAT,
-            "cohcube:format_version": FORMAT_VERSION,
-            "proj:code": f"EPSG:{dataset.rio.crs.to_epsg()}",
-            "spatial:transform": list(transform)[:6],
-            "spatial:dimensions": ["y", "x"],
-            "spatial:shape": [dataset.sizes["y"], dataset.sizes["x"]],
-            "Conventions": "CF-1.10",
-        }
-    )
-    return template
-
-
 def _check_compatible(group: zarr.Group, url: str, dataset: xr.Dataset) -> None:
     attrs = group.attrs
     if attrs.get("cohcube:format_version") != FORMAT_VERSION:
@@ -233,38 +160,6 @@ def _check_compatible(group: zarr.Group, url: str, dataset: xr.Dataset) -> None:
             )
 
 
-@contextmanager
-def store_lock(url: str) -> Iterator[None]:
-    """One writer per store: a lock file beside local stores (stale locks are taken over)."""
-    if "://" in url:
-        log.warning("no cross-process lock for remote store %s: run one job per store", url)
-        yield
-        return
-    lock = Path(url).with_name(Path(url).name + ".lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            owner = _read_lock(lock)
-            if owner and owner.get("host") == socket.gethostname() and not _alive(owner["pid"]):
-                log.warning("taking over the stale lock of pid %s on %s", owner["pid"], url)
-                lock.unlink(missing_ok=True)
-                continue
-            raise StoreError(
-                f"{url} is being written by another job (pid {owner.get('pid') if owner else '?'} "
-                f"on {owner.get('host') if owner else '?'}; lock {lock}); wait for it to finish "
-                "or, if it died on another machine, delete the lock file"
-            ) from None
-    with os.fdopen(fd, "w") as handle:
-        json.dump({"pid": os.getpid(), "host": socket.gethostname()}, handle)
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
 def _remove_partial_writes(root: Path) -> None:
     """Drop temporary files a killed writer left (zarr writes ``*.partial`` then renames).
 
@@ -273,24 +168,6 @@ def _remove_partial_writes(root: Path) -> None:
     if root.exists():
         for leftover in root.rglob("*.partial"):
             leftover.unlink(missing_ok=True)
-
-
-def _read_lock(lock: Path) -> dict[str, Any] | None:
-    try:
-        value = json.loads(lock.read_text())
-        return value if isinstance(value, dict) else None
-    except (OSError, json.JSONDecodeError):
-        return None
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _pair_count(group: zarr.Group) -> int:
@@ -307,15 +184,60 @@ def _beyond(array: zarr.Array, length: int) -> Array:  # type: ignore[type-arg]
     return Array(AsyncArray(metadata, handle.store_path, config=handle.config))
 
 
-def _encode_pair_coords(dataset: xr.Dataset) -> dict[str, np.ndarray]:
-    values: dict[str, np.ndarray] = {}
-    for name in PAIR_COORDS:
-        data = dataset[name].values
-        if name.endswith("_time"):
-            seconds = (pd.to_datetime(data) - pd.Timestamp("1970-01-01")) // pd.Timedelta("1s")
-            data = np.asarray(seconds, dtype=np.int64)
-        values[name] = data
-    return values
+def _open_for_writing(url: str) -> zarr.Group:
+    """The group as it is on disk: never through consolidated metadata, which may lag."""
+    return zarr.open_group(url, mode="r+", use_consolidated=False)
+
+
+def _publish_metadata(url: str, layout: StoreLayout) -> None:
+    """Rewrite the consolidated metadata (what plain ``xarray.open_zarr`` reads).
+
+    Called after every change of the group's metadata (creation, plan,
+    abandon, commit): data written beyond the committed shape changes no
+    metadata, so the consolidated view always shows committed pairs only.
+    """
+    if not layout.consolidated:
+        return
+    with warnings.catch_warnings():
+        # Chosen knowingly (see StoreLayout.consolidated); zarr-python warns on every write.
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        zarr.consolidate_metadata(url)
+
+
+def _plan_batch(
+    group: zarr.Group,
+    url: str,
+    subset: xr.Dataset,
+    batch: dict[str, Any],
+    shape: tuple[int, int, int],
+    layout: StoreLayout,
+) -> None:
+    """Record the batch and its completion marks; its coordinates go beyond the committed shape."""
+    start, length = int(batch["start"]), int(batch["start"]) + len(batch["pairs"])
+    for name, values in encoded_pair_coords(subset).items():
+        _beyond(group[name], length)[start:length] = values  # type: ignore[arg-type]
+    dims = ("_pair_block", "_tile_y", "_tile_x")
+    marks_array = group.create_array(
+        f"{DONE_PREFIX}{batch['id']}",
+        shape=shape,
+        chunks=(1, 1, 1),
+        dtype="uint8",
+        fill_value=0,
+        dimension_names=dims if group.metadata.zarr_format == 3 else None,
+    )
+    if group.metadata.zarr_format == 2:
+        marks_array.attrs["_ARRAY_DIMENSIONS"] = list(dims)
+    group.attrs["cohcube:pending"] = batch
+    _publish_metadata(url, layout)
+
+
+def _forget_batch(group: zarr.Group, url: str, batch_id: str, layout: StoreLayout) -> None:
+    """Drop a batch's completion marks and pending record (after commit, or to abandon it)."""
+    done = f"{DONE_PREFIX}{batch_id}"
+    if done in group:
+        del group[done]
+    del group.attrs["cohcube:pending"]
+    _publish_metadata(url, layout)
 
 
 def _write_region(
@@ -329,7 +251,7 @@ def _write_region(
     length: int,
 ) -> int:
     """Write one computed region (pairs, 2, h, w) beyond the committed shape, then mark it."""
-    group = zarr.open_group(url, mode="r+")
+    group = _open_for_writing(url)
     stop_pair = start + block.shape[0]
     for k, name in enumerate(DATA_VARS):
         target = _beyond(group[name], length)  # type: ignore[arg-type]
@@ -359,17 +281,18 @@ def write_coherence(
         if local:
             _remove_partial_writes(Path(url))
         if not is_coherence_cube(url):
-            template = _empty_like(dataset, layout.zarr_format)
+            template = empty_cube(dataset, layout.zarr_format)
             template.to_zarr(
                 url,
                 mode="w-",
                 zarr_format=layout.zarr_format,
-                encoding=_encoding(dataset, layout),
-                consolidated=layout.consolidated,
+                encoding=cube_encoding(dataset, layout.shard_px, layout.chunk_px, layout.sharded),
+                consolidated=False,
                 compute=True,
             )
+            _publish_metadata(url, layout)
             log.info("created coherence cube %s", url)
-        group = zarr.open_group(url, mode="r+")
+        group = _open_for_writing(url)
         _check_compatible(group, url, dataset)
         committed = _pair_ids(group)
         wanted = [str(p) for p in dataset["pair"].values]
@@ -389,10 +312,7 @@ def write_coherence(
                     len(missing),
                     missing[0],
                 )
-                done = f"{DONE_PREFIX}{pending['id']}"
-                if done in group:
-                    del group[done]
-                del group.attrs["cohcube:pending"]
+                _forget_batch(group, url, pending["id"], layout)
             else:
                 _run_batch(group, url, dataset, pending, layout, report)
                 committed |= set(pending["pairs"])
@@ -423,21 +343,7 @@ def _run_batch(
     y_chunks, x_chunks = subset["coherence"].data.chunks[1:]
     shape = (len(pair_chunks), len(y_chunks), len(x_chunks))
     if "cohcube:pending" not in group.attrs:
-        # Plan: record the batch, write its coordinates beyond the committed shape.
-        for name, values in _encode_pair_coords(subset).items():
-            _beyond(group[name], length)[start:length] = values  # type: ignore[arg-type]
-        dims = ("_pair_block", "_tile_y", "_tile_x")
-        marks_array = group.create_array(
-            done,
-            shape=shape,
-            chunks=(1, 1, 1),
-            dtype="uint8",
-            fill_value=0,
-            dimension_names=dims if group.metadata.zarr_format == 3 else None,
-        )
-        if group.metadata.zarr_format == 2:
-            marks_array.attrs["_ARRAY_DIMENSIONS"] = list(dims)
-        group.attrs["cohcube:pending"] = batch
+        _plan_batch(group, url, subset, batch, shape, layout)
     marks = np.asarray(group[done][:])  # type: ignore[index]
     blocks = da.stack([subset["coherence"].data, subset["coherence_sigma"].data], axis=1)
     tasks = []
@@ -478,9 +384,6 @@ def _run_batch(
         array = group[name]
         assert isinstance(array, zarr.Array)
         array.resize((length, *array.shape[1:]))
-    del group[done]
-    del group.attrs["cohcube:pending"]
-    if layout.consolidated:
-        zarr.consolidate_metadata(url)
+    _forget_batch(group, url, batch["id"], layout)
     report.new_pairs.extend(batch["pairs"])
     log.info("committed %d pairs to %s", count, url)

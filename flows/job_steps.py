@@ -1,0 +1,149 @@
+"""The steps every coherence job is made of, shared by ``cohcube process`` and ``cohcube demo``.
+
+1. ``choose_model``: the model card, checked against what the job will feed it;
+2. ``stack_pairs``: scenes -> lazy backscatter cube on the job's grid -> pairs;
+3. ``infer_into_cube``: lazy inference (``predict_coherence``) written into a
+   Zarr coherence cube with the store's guarantees (``write_coherence``);
+4. ``publish_catalog``: the static STAC catalog describing the cubes.
+
+The regional job runs 2-3 per tile of its tile set; the demo runs them once
+over the sample, into a single cube. Neither re-implements them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pystac
+import xarray as xr
+
+from cohcube.model.errors import InputDataError
+from cohcube.model.learning.card import ModelCard, card_path_for, read_card
+from cohcube.pipeline.asset_policy import redacted_message
+from cohcube.pipeline.cube import build_cube
+from cohcube.pipeline.errors import AssetReadError
+from cohcube.pipeline.grid import CubeGrid
+from cohcube.pipeline.inference import predict_coherence
+from cohcube.pipeline.pairs import select_pairs
+from cohcube.pipeline.store.cube_stac import write_cube_catalog
+from cohcube.pipeline.store.zarr_cube import (
+    StoreLayout,
+    WriteReport,
+    open_coherence_cube,
+    write_coherence,
+)
+
+from .job_config import PairConfig
+
+
+@dataclass(frozen=True)
+class ChosenModel:
+    """The model a job runs: its card's path (what workers load) and the parsed card."""
+
+    card_path: Path
+    card: ModelCard
+
+    @property
+    def size_multiple(self) -> int:
+        return self.card.input.size_multiple
+
+
+def choose_model(
+    model: Path | None,
+    *,
+    polarizations: Sequence[str] | None = None,
+    tile_px: int | None = None,
+) -> ChosenModel:
+    """Read the card of ``model`` (default: the shipped one) and check the job can feed it.
+
+    Args:
+        model: card or ``.pt`` path, or None for the shipped model.
+        polarizations: bands the job stacks; must cover the model's.
+        tile_px: the job's tile side; must be a multiple of the model's size multiple.
+
+    Raises:
+        ModelArtefactError: the card is missing or unusable.
+        InputDataError: the job's bands or tiles do not fit the model.
+    """
+    card_path = card_path_for(model)
+    card = read_card(card_path)
+    multiple = card.input.size_multiple
+    if tile_px is not None and tile_px % multiple:
+        raise InputDataError(
+            f"grid.tile_px {tile_px} must be a multiple of the model's size multiple {multiple}"
+        )
+    if polarizations is not None:
+        missing = [p for p in card.input.polarizations if p not in polarizations]
+        if missing:
+            raise InputDataError(
+                f"polarizations {list(polarizations)} lack {missing}, which the model "
+                f"{card.name} needs; add them to the config"
+            )
+    return ChosenModel(card_path, card)
+
+
+def stack_pairs(
+    scenes: Sequence[pystac.Item],
+    bands: Sequence[str],
+    model: ChosenModel,
+    pairs: PairConfig,
+    *,
+    chunk_px: int,
+    grid: CubeGrid | None = None,
+) -> tuple[xr.DataArray, pd.DataFrame]:
+    """The lazy backscatter cube of ``scenes`` on ``grid`` and its pairs under ``pairs``."""
+    cube = build_cube(
+        scenes, bands, grid=grid, size_multiple=model.size_multiple, chunk_px=chunk_px
+    )
+    table = select_pairs(
+        cube,
+        pairs.baselines_days,
+        tolerance_days=pairs.tolerance_days,
+        policy=pairs.policy,
+        max_baseline_days=pairs.max_baseline_days,
+    )
+    return cube, table
+
+
+def infer_into_cube(
+    cube: xr.DataArray,
+    pairs: pd.DataFrame,
+    model: ChosenModel,
+    url: str,
+    layout: StoreLayout,
+    *,
+    attrs: dict[str, Any],
+    pair_batch: int = 4,
+    where: str = "",
+) -> WriteReport:
+    """Infer ``pairs`` and add them to the cube at ``url`` (resumable; whole pairs only).
+
+    Raises:
+        AssetReadError: an asset could not be read (``where`` names the tile);
+            no pair of the batch was marked complete.
+    """
+    lazy = predict_coherence(
+        cube, pairs, model.card_path, chunk=layout.shard_px, pair_batch=pair_batch, attrs=attrs
+    )
+    try:
+        return write_coherence(lazy, url, layout)
+    except Exception as exc:
+        # stackstac's reader error; Dask may hand it back wrapped in a plain Exception.
+        found = re.search(r"Error (opening|reading) [^\n]*?'\)", str(exc))
+        if found is None:
+            raise
+        raise AssetReadError(
+            f"{where}{redacted_message(found.group(0))}; no pair of this run was marked "
+            "complete -- re-run to resume, or set on_unreadable: skip to leave such scenes out"
+        ) from None
+
+
+def publish_catalog(store: str, cubes: dict[str, str], description: str) -> str:
+    """Write the STAC catalog of ``cubes`` (Item id -> cube location) beside ``store``."""
+    opened = {item_id: (open_coherence_cube(url), url) for item_id, url in cubes.items()}
+    return write_cube_catalog(store, opened, description)

@@ -1,0 +1,132 @@
+"""The job verbs of the ``cohcube`` command line: demo, process, changes, schedule.
+
+Each verb parses its options, sets up logging and calls one job function of
+``cohcube.flows``; heavy imports happen inside the verb, after parsing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli_app import Quiet, Verbose, setup_logging, user_errors
+
+
+def demo(
+    out: Annotated[Path, typer.Option(help="Output folder.")] = Path("cohcube-demo"),
+    model: Annotated[Path | None, typer.Option(help="Model card or .pt (default shipped).")] = None,
+    sample_size: Annotated[int, typer.Option(help="Sample region side in 10 m pixels.")] = 2048,
+    cluster: Annotated[str, typer.Option(help="local, cuda or tcp://scheduler.")] = "local",
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Run the full regional job on the embedded sample catalog (no network needed)."""
+    setup_logging(verbose, quiet)
+    from cohcube.pipeline.sample import SampleSpec
+
+    from .demo import run_demo
+
+    with user_errors():
+        result = run_demo(out, model=model, sample=SampleSpec(size_px=sample_size), cluster=cluster)
+    summary = result.summary
+    typer.echo(
+        f"pairs processed      {summary['pairs_processed']} "
+        f"({summary['pairs_in_cube']} in the cube)"
+    )
+    typer.echo(f"pixels per second    {summary['pixels_per_second']:,.0f}")
+    typer.echo("RMSE vs true coherence")
+    for name, value in summary["rmse_vs_true_coherence"].items():
+        typer.echo(f"  {name:<26} {value:.3f}")
+    found = summary["change_detection"]
+    typer.echo(
+        f"change events found   {found['detection_rate']:.0%} of {found['events']} "
+        f"({found['observable_detection_rate']:.0%} of those with coherence to lose), "
+        f"false alarms {found['false_alarm_rate']:.1%}"
+    )
+    typer.echo(f"total time           {summary['total_s']:.0f} s")
+    typer.echo(
+        f"cube: {summary['outputs']['cube']}  STAC: {summary['outputs']['stac']}\n"
+        f"quicklook: {summary['outputs']['quicklook']}  summary: {result.summary_path}"
+    )
+
+
+def process(
+    config: Annotated[Path, typer.Argument(help="Job config (YAML); see docs/process.md.")],
+    progress: Annotated[bool, typer.Option(help="Show a progress bar over tiles.")] = True,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the run report here.")
+    ] = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Run the regional job: add the pairs the store does not hold yet (incremental)."""
+    setup_logging(verbose, quiet)
+    from .job_config import load_process_config
+    from .process import run_process
+
+    with user_errors():
+        settings = load_process_config(config)
+        report = run_process(settings, progress=progress and not quiet)
+    for tile in report.tiles:
+        typer.echo(
+            f"{tile.tile}  {tile.status:<10} scenes {tile.scenes:3d}  acquisitions "
+            f"{tile.acquisitions:3d}  pairs added {len(tile.pairs_added):3d}  "
+            f"held {tile.pairs_held:3d}"
+        )
+    typer.echo(f"{report.pairs_added} pair(s) added to {report.store} in {report.seconds:.0f} s")
+    if json_out is not None:
+        json_out.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+
+
+def changes(
+    store: Annotated[str, typer.Argument(help="Coherence cube or tile set (cohcube process).")],
+    out: Annotated[Path, typer.Option(help="Output: .zarr or .tif (one per tile for a tile set).")],
+    tile: Annotated[list[str] | None, typer.Option(help="Only these tiles of a tile set.")] = None,
+    history: Annotated[str, typer.Option(help="all (archive) or past (monitoring).")] = "all",
+    z_threshold: Annotated[float, typer.Option(help="Robust deviations below the level.")] = 3.0,
+    min_drop: Annotated[float, typer.Option(help="Coherence drop below the level.")] = 0.15,
+    smooth: Annotated[int, typer.Option(help="Averaging window, pixels.")] = 5,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Flag loss-of-coherence events per pixel against its own history."""
+    setup_logging(verbose, quiet)
+    from .changes_job import run_changes
+
+    with user_errors():
+        written = run_changes(
+            store,
+            out,
+            tiles=tile,
+            history=history,
+            z_threshold=z_threshold,
+            min_drop=min_drop,
+            smooth_px=smooth,
+        )
+    for path, flagged in written.items():
+        typer.echo(f"{path}: {flagged:.2%} of valid pixels changed")
+
+
+def schedule_job(
+    config: Annotated[Path, typer.Argument(help="Job config (YAML), as for `cohcube process`.")],
+    cron: Annotated[str, typer.Option(help="Cron expression, e.g. '0 3 * * *'.")],
+    name: Annotated[
+        str | None, typer.Option(help="Deployment name (default: config name).")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="Time zone of the cron expression.")] = "UTC",
+    retries: Annotated[int, typer.Option(help="Retries of a run failing transiently.")] = 2,
+    retry_delay: Annotated[float, typer.Option(help="Seconds between retries.")] = 300.0,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Serve `cohcube process CONFIG` as a Prefect deployment on a cron schedule (blocks)."""
+    setup_logging(verbose, quiet)
+    from .scheduling import schedule
+
+    with user_errors():
+        schedule(
+            config, cron, name=name, timezone=timezone, retries=retries, retry_delay_s=retry_delay
+        )

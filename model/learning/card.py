@@ -1,0 +1,202 @@
+"""The model card: what a model artefact is, typed, parsed once.
+
+A model artefact is a TorchScript file and this JSON card beside it. The card
+says which file it describes (and its sha256), what the network expects
+(``InputContract``), how it tiles (receptive field, measured seam error per
+halo, the recommended halo), how its uncertainty is calibrated (overall and
+per temporal baseline), how it was trained and how it scored. ``read_card``
+checks format and version and validates every section; code reads
+``card.tiling.recommended_halo_px``, never string paths into a dict; cards are
+written only through ``write_card``. No torch here: the pipeline reads cards
+on the driver without loading a network.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cohcube.model.config_files import validation_problems
+from cohcube.model.errors import ModelArtefactError
+
+from .config import TrainingConfig
+from .preprocessing import InputContract
+
+CARD_FORMAT = "cohcube-model-card"
+CARD_VERSION = 1
+SHIPPED_CARD = Path(__file__).resolve().parents[1] / "weights" / "cohcube-coherence.json"
+#: Fraction of pixels a calibrated sigma covers: |true - coherence| <= sigma (Gaussian 1 sigma).
+ONE_SIGMA = 0.6827
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SoftwareVersions(_Section):
+    cohcube: str = Field(description="cohcube version that exported the artefact.")
+    torch: str = Field(description="torch version that scripted it.")
+
+
+class ArtefactFile(_Section):
+    file: str = Field(description="TorchScript file name, beside the card.")
+    sha256: str = Field(min_length=64, max_length=64, description="sha256 of that file.")
+    bytes: int = Field(ge=0, description="Size of that file.")
+    format: Literal["TorchScript"] = "TorchScript"
+
+
+class Architecture(_Section):
+    type: str = Field(description="Network family, e.g. ResUNet.")
+    width: int = Field(description="Channels of the first level.")
+    depth: int = Field(description="Number of 2x poolings.")
+    in_channels: int = Field(description="Input channels (2 per polarisation).")
+    parameters: int = Field(description="Trainable parameters.")
+
+
+class OutputDescription(_Section):
+    channels: tuple[str, ...] = ("coherence", "coherence_sigma")
+    coherence: str = Field(description="What the first output channel is.")
+    coherence_sigma: str = Field(description="What the second output channel is.")
+
+
+class Tiling(_Section):
+    size_multiple: int = Field(description="Tile sides must be multiples of this, px.")
+    receptive_field_px: int = Field(description="Measured receptive field, px.")
+    seam_error_by_halo_px: dict[str, float] = Field(
+        description="Max |tiled - whole image| coherence per halo (px, as text)."
+    )
+    seam_tolerance: float = Field(description="Seam error the recommended halo stays within.")
+    recommended_halo_px: int = Field(description="Smallest measured halo within tolerance, px.")
+    padding: str = Field(description="How inputs are padded up to the size multiple.")
+
+
+class Calibration(_Section):
+    sigma_scale: float = Field(description="Scale on exp(log_variance / 2) fitted at export.")
+    raw_coverage: float = Field(description="Coverage of the unscaled sigma on validation.")
+    validation_scenes: int = Field(description="Validation scenes of the export calibration.")
+    sigma_factor_by_baseline_days: dict[str, float] | None = Field(
+        None, description="Factor on sigma per temporal baseline (days as text), or none."
+    )
+    baseline_validation_scenes: int | None = Field(
+        None, description="Validation scenes per baseline of that table."
+    )
+    baseline_command: str | None = Field(None, description="Command that measured the table.")
+
+    def sigma_factor(self, baseline_days: float | None) -> float:
+        """Factor on the artefact's sigma for a pair ``baseline_days`` apart.
+
+        The TorchScript file's sigma is calibrated at the training baseline;
+        ``sigma_factor_by_baseline_days`` (``cohcube calibrate``) rescales it
+        per pair: linear in log(days) between the measured baselines, the
+        nearest measured factor outside them. 1 without that table or baseline.
+        """
+        table = self.sigma_factor_by_baseline_days
+        if not table or baseline_days is None:
+            return 1.0
+        if not np.isfinite(baseline_days) or baseline_days <= 0:
+            raise ValueError(
+                f"baseline_days must be a positive number of days, got {baseline_days}"
+            )
+        days = sorted((float(k), float(v)) for k, v in table.items())
+        x = np.log([d for d, _ in days])
+        y = np.array([f for _, f in days])
+        return float(np.interp(np.log(baseline_days), x, y))
+
+
+class TrainingRecord(_Section):
+    data: str = Field(description="The training data in words.")
+    config: TrainingConfig = Field(description="The full training configuration.")
+    command: str | None = Field(None, description="The command that trained the model.")
+    epochs: int = Field(description="Epochs trained.")
+    wall_time_s: float = Field(description="Training wall time, seconds.")
+    machine: dict[str, Any] = Field(description="Where training ran.")
+    history: list[dict[str, Any]] = Field(description="Per-epoch losses and validation scores.")
+
+
+class ModelCard(_Section):
+    """A parsed, validated model card (``read_card``); frozen: derive changed copies."""
+
+    format: Literal["cohcube-model-card"] = "cohcube-model-card"
+    format_version: int = CARD_VERSION
+    name: str
+    created: str
+    software: SoftwareVersions
+    artefact: ArtefactFile
+    architecture: Architecture
+    input: InputContract
+    output: OutputDescription
+    tiling: Tiling
+    calibration: Calibration
+    training: TrainingRecord | None = None
+    metrics: dict[str, Any] | None = None
+
+    def with_metrics(self, report: dict[str, Any]) -> ModelCard:
+        """A copy holding an evaluation report (``cohcube evaluate --record``)."""
+        return self.model_copy(update={"metrics": report})
+
+    def with_baseline_calibration(
+        self, factors: dict[str, float], scenes: int, command: str | None
+    ) -> ModelCard:
+        """A copy whose sigma is rescaled per baseline by ``factors`` (days as text -> factor)."""
+        calibration = self.calibration.model_copy(
+            update={
+                "sigma_factor_by_baseline_days": dict(factors),
+                "baseline_validation_scenes": scenes,
+                "baseline_command": command,
+            }
+        )
+        return self.model_copy(update={"calibration": calibration})
+
+
+def card_path_for(path: str | Path | None) -> Path:
+    """The card of an artefact: ``x.json`` itself, ``x.json`` beside ``x.pt``; None: the shipped."""
+    if path is None:
+        return SHIPPED_CARD
+    path = Path(path)
+    return path if path.suffix == ".json" else path.with_suffix(".json")
+
+
+def read_card(path: str | Path | None) -> ModelCard:
+    """Read and check the card of ``path`` (card or ``.pt``; None: the shipped model).
+
+    Raises:
+        ModelArtefactError: the card is missing, not JSON, not a cohcube card,
+            of another format version, or a section does not validate.
+    """
+    card_path = card_path_for(path)
+    try:
+        raw = json.loads(card_path.read_text())
+    except FileNotFoundError:
+        given = f" (for {path})" if path is not None and Path(path) != card_path else ""
+        raise ModelArtefactError(
+            f"model card {card_path}{given} does not exist; an artefact is a .pt file with "
+            "its .json card beside it (cohcube export writes both)"
+        ) from None
+    except json.JSONDecodeError as exc:
+        raise ModelArtefactError(f"model card {card_path} is not valid JSON: {exc}") from None
+    if not isinstance(raw, dict) or raw.get("format") != CARD_FORMAT:
+        raise ModelArtefactError(f"{card_path} is not a cohcube model card")
+    version = raw.get("format_version")
+    if version != CARD_VERSION:
+        raise ModelArtefactError(
+            f"model card {card_path} has format version {version}; this cohcube reads version "
+            f"{CARD_VERSION}: re-export the model with this cohcube version"
+        )
+    try:
+        return ModelCard.model_validate(raw)
+    except ValidationError as exc:
+        raise ModelArtefactError(
+            f"model card {card_path}: {validation_problems(exc)}; re-export the model"
+        ) from None
+
+
+def write_card(card: ModelCard, path: Path) -> Path:
+    """Write ``card`` as JSON to ``path`` (replaced atomically); returns ``path``."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(card.model_dump(mode="json"), indent=2) + "\n")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,81 @@
+"""Map grids: the north-up grid a cube is stacked onto, and its footprint in WGS84."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.warp import transform_bounds, transform_geom
+
+
+@dataclass(frozen=True)
+class CubeGrid:
+    """A north-up output grid.
+
+    Attributes:
+        epsg: EPSG code of the CRS.
+        resolution: pixel size in CRS units (metres for UTM).
+        bounds: ``(left, bottom, right, top)`` in CRS units.
+    """
+
+    epsg: int
+    resolution: float
+    bounds: tuple[float, float, float, float]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        left, bottom, right, top = self.bounds
+        return (round((top - bottom) / self.resolution), round((right - left) / self.resolution))
+
+    @property
+    def transform(self) -> Affine:
+        return Affine(self.resolution, 0, self.bounds[0], 0, -self.resolution, self.bounds[3])
+
+    def snapped(self, multiple: int) -> CubeGrid:
+        """Grow the bounds outwards so every edge lies on a ``multiple``-pixel lattice.
+
+        Chunks of ``k * multiple`` pixels then start on the same lattice in
+        every job, so a U-Net with ``log2(multiple)`` pools sees identical tiles.
+        """
+        step = self.resolution * multiple
+        left, bottom, right, top = self.bounds
+        return CubeGrid(
+            self.epsg,
+            self.resolution,
+            (
+                math.floor(left / step + 1e-9) * step,
+                math.floor(bottom / step + 1e-9) * step,
+                math.ceil(right / step - 1e-9) * step,
+                math.ceil(top / step - 1e-9) * step,
+            ),
+        )
+
+    @classmethod
+    def from_lonlat_bbox(cls, bbox: Sequence[float], epsg: int, resolution: float) -> CubeGrid:
+        """The grid in ``epsg`` covering a WGS84 ``(west, south, east, north)`` box."""
+        left, bottom, right, top = transform_bounds("EPSG:4326", f"EPSG:{epsg}", *bbox)
+        return cls(epsg, resolution, (left, bottom, right, top))
+
+
+def footprint(
+    crs: CRS, transform: Affine, shape: tuple[int, int], decimals: int | None = None
+) -> tuple[dict[str, Any], list[float]]:
+    """WGS84 polygon and bbox of the extent of a raster of ``shape`` (rows, cols).
+
+    The bbox follows the extent's edges (densified), which curve in WGS84, so it
+    holds the whole raster, not only its corners. ``decimals`` rounds both.
+    """
+    x0, y0 = transform.c, transform.f
+    left, right = sorted((x0, x0 + transform.a * shape[1]))
+    bottom, top = sorted((y0, y0 + transform.e * shape[0]))
+    ring = [[left, bottom], [right, bottom], [right, top], [left, top], [left, bottom]]
+    polygon = {"type": "Polygon", "coordinates": [ring]}
+    geometry = transform_geom(
+        crs, "EPSG:4326", polygon, precision=-1 if decimals is None else decimals
+    )
+    bbox = transform_bounds(crs, "EPSG:4326", left, bottom, right, top, densify_pts=21)
+    return geometry, [float(v if decimals is None else round(v, decimals)) for v in bbox]

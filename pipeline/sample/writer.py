@@ -1,0 +1,149 @@
+"""The embedded sample catalog: a simulated Sentinel-1 time series published as STAC + COGs.
+
+Deterministic from its seed: a 20 km x 20 km UTM region, one relative orbit
+seen by two platforms six days apart (12-day repeat each), VV+VH gamma0 in
+linear power as Cloud-Optimized GeoTIFFs, each acquisition delivered as two
+overlapping slices (as Sentinel-1 frames are), with items shaped like
+Planetary Computer's ``sentinel-1-rtc`` (half declaring ``proj:code``, half
+``proj:epsg``). A second collection holds the simulator's true VV coherence
+for every 6/12/24-day pair and the map of simulated change events.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import time
+from dataclasses import asdict
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from affine import Affine
+from rasterio.crs import CRS
+
+from cohcube.model.errors import OccupiedPathError
+
+from .files import write_cog, write_json
+from .simulate import SimulatedSample, simulate_sample
+from .spec import SAMPLE_FORMAT, SampleCatalog, SampleSpec
+from .stac_documents import GAMMA0_NODATA, RASTER, collection_document, iso_time, rtc_item
+from .truth_writer import write_truth
+
+log = logging.getLogger(__name__)
+
+
+def _scene_id(platform: str, when: dt.datetime, absolute_orbit: int, seed: int, part: int) -> str:
+    start = when - dt.timedelta(seconds=12)
+    end = start + dt.timedelta(seconds=25)
+    unique = hashlib.sha256(f"{seed}{when.isoformat()}{part}".encode()).hexdigest()[:4].upper()
+    return (
+        f"S1{platform[-1]}_IW_GRDH_1SDV_{start:%Y%m%dT%H%M%S}_{end:%Y%m%dT%H%M%S}_"
+        f"{absolute_orbit:06d}_{absolute_orbit * 7 % 0xFFFFFF:06X}_{unique}_rtc"
+    )
+
+
+def _write_scenes(
+    out_dir: Path, spec: SampleSpec, sample: SimulatedSample, crs: CRS
+) -> tuple[list[dict[str, Any]], list[tuple[float, str, str]]]:
+    """Every acquisition's two slices as VV/VH COGs and RTC items.
+
+    Returns:
+        ``(items, acquired)``: the STAC items, and ``(day, time, platform)``
+        of every acquisition (its first slice's time).
+    """
+    x0, y0 = spec.origin
+    start = dt.datetime.fromisoformat(spec.start.replace("Z", "+00:00"))
+    half, lap = spec.size_px // 2, spec.slice_overlap_px // 2
+    slices = [(0, half + lap), (half - lap, spec.size_px)]
+    items: list[dict[str, Any]] = []
+    acquired: list[tuple[float, str, str]] = []
+    for (day, platform), intensity in zip(spec.acquisition_days(), sample.backscatter, strict=True):
+        when = start + dt.timedelta(days=day)
+        cycle = int(day // spec.repeat_days)
+        absolute = (62_000 if platform.endswith("A") else 1_500) + 175 * cycle + spec.relative_orbit
+        for part, (r0, r1) in enumerate(slices):
+            # Ascending pass: the southern slice is acquired first.
+            slice_time = when + dt.timedelta(seconds=20 * (1 - part))
+            item_id = _scene_id(platform, slice_time, absolute, spec.seed, part)
+            transform = Affine(spec.pixel_m, 0, x0, 0, -spec.pixel_m, y0 - r0 * spec.pixel_m)
+            hrefs = {}
+            for p, pol in enumerate(("vv", "vh")):
+                path = out_dir / "sentinel-1-rtc" / item_id / f"{pol}.tif"
+                write_cog(path, intensity[p, r0:r1], transform, crs, GAMMA0_NODATA)
+                hrefs[pol] = str(path.resolve())
+            items.append(
+                rtc_item(
+                    item_id=item_id,
+                    when=slice_time,
+                    platform=platform,
+                    relative_orbit=spec.relative_orbit,
+                    absolute_orbit=absolute,
+                    orbit_state=spec.orbit_state,
+                    crs=crs,
+                    transform=transform,
+                    shape=(r1 - r0, spec.size_px),
+                    assets=hrefs,
+                    projection_v2=len(items) % 2 == 0,
+                )
+            )
+        acquired.append((day, iso_time(when), platform))
+    return items, acquired
+
+
+def write_sample_catalog(out_dir: Path, spec: SampleSpec | None = None) -> SampleCatalog:
+    """Simulate and write the sample catalog into ``out_dir`` (created; must be empty).
+
+    Raises:
+        OccupiedPathError: ``out_dir`` exists and is not empty.
+    """
+    spec = spec or SampleSpec()
+    started = time.perf_counter()
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise OccupiedPathError(f"{out_dir} is not empty; the sample catalog needs an empty folder")
+    catalog = SampleCatalog(out_dir)
+    sample = simulate_sample(spec)
+    crs = CRS.from_epsg(spec.epsg)
+    items, acquired = _write_scenes(out_dir, spec, sample, crs)
+    write_json(catalog.items, {"type": "FeatureCollection", "features": items})
+    write_json(
+        catalog.collection,
+        collection_document(
+            "sentinel-1-rtc",
+            "cohcube sample: simulated Sentinel-1 IW gamma0 (linear power), "
+            "shaped like Planetary Computer sentinel-1-rtc",
+            items,
+        ),
+    )
+    grid_transform = Affine(spec.pixel_m, 0, spec.origin[0], 0, -spec.pixel_m, spec.origin[1])
+    truth = write_truth(
+        out_dir, spec, sample.scene, sample.states, acquired, sample.events, grid_transform, crs
+    )
+    write_json(catalog.truth_items, {"type": "FeatureCollection", "features": truth})
+    write_json(
+        catalog.truth_collection,
+        collection_document(
+            "cohcube-sample-truth",
+            "True VV coherence of the sample's 6/12/24-day pairs and the simulated change events",
+            truth,
+            extensions=(RASTER,),
+        ),
+    )
+    seconds = time.perf_counter() - started
+    write_json(
+        catalog.manifest,
+        {
+            "format": SAMPLE_FORMAT,
+            "key": spec.key(),
+            "spec": asdict(spec),
+            "cohcube": version("cohcube"),
+            "generation_seconds": round(seconds, 1),
+            "acquisitions": len(acquired),
+            "scene_items": len(items),
+            "truth_items": len(truth),
+            "change_events": len(sample.events),
+        },
+    )
+    log.info("sample catalog written to %s in %.1f s", out_dir, seconds)
+    return catalog

@@ -1,0 +1,60 @@
+"""What a Sentinel-1 STAC item says about its scene: time, CRS, extent, pass.
+
+The one reading of these fields for search, cube building and pairing, so
+the three always agree (e.g. on time zones: a naive time is taken as UTC).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pystac
+
+
+def item_time(item: pystac.Item) -> dt.datetime:
+    """Acquisition time of ``item`` as an aware UTC datetime.
+
+    ``datetime``, or ``start_datetime`` where ``datetime`` is null; a time
+    without a zone is taken as UTC.
+    """
+    when = item.datetime or pystac.utils.str_to_datetime(item.properties["start_datetime"])
+    when = when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC)
+
+
+def pass_key(item: pystac.Item) -> tuple[Any, ...]:
+    """Scenes of one pass share it: relative orbit, direction, platform (lower case), UTC day."""
+    props = item.properties
+    return (
+        props.get("sat:relative_orbit"),
+        props.get("sat:orbit_state"),
+        str(props.get("platform", "")).lower(),
+        item_time(item).date(),
+    )
+
+
+def item_epsg(item: pystac.Item) -> int | None:
+    """EPSG code from ``proj:epsg`` or ``proj:code`` (projection v2), item or first asset."""
+    sources = [item.properties, *(a.extra_fields for a in item.assets.values())]
+    for source in sources:
+        if source.get("proj:epsg") is not None:
+            return int(source["proj:epsg"])
+        code = source.get("proj:code")
+        if isinstance(code, str) and code.upper().startswith("EPSG:"):
+            return int(code.split(":", 1)[1])
+    return None
+
+
+def native_bounds(item: pystac.Item) -> tuple[float, float, float, float] | None:
+    """``(left, bottom, right, top)`` in the item's CRS from proj:bbox or transform + shape."""
+    props = item.properties
+    if "proj:bbox" in props:
+        left, bottom, right, top = (float(v) for v in props["proj:bbox"][:4])
+        return (left, bottom, right, top)
+    if "proj:transform" in props and "proj:shape" in props:
+        a, _, c, _, e, f = (float(v) for v in props["proj:transform"][:6])
+        rows, cols = props["proj:shape"]
+        ys = (f, f + e * rows)
+        return (c, min(ys), c + a * cols, max(ys))
+    return None
