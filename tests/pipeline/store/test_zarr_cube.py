@@ -29,7 +29,7 @@ from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.store import PAIR_COORDS, StoreLayout, open_coherence_cube, write_coherence
 from cohcube.pipeline.store.zarr_cube import DONE_PREFIX
 
-SUPPORT = Path(__file__).resolve().parents[1] / "support"
+SUPPORT = Path(__file__).resolve().parents[2] / "support"
 
 
 def _is_forward(key: object) -> bool:
