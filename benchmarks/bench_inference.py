@@ -2,6 +2,7 @@
 
     python benchmarks/bench_inference.py throughput   # predict_coherence vs the paper's tiling
     python benchmarks/bench_inference.py seams        # max |chunked - whole| for several halos
+    python benchmarks/bench_inference.py throughput --model imported/back2coh.pt  # the paper's
 
 Both use the shipped model and a pair of the embedded sample (throughput:
 2048 x 2048 px in the pipeline's default 1024 px chunks; seams: 1024 x 1024 px
@@ -37,13 +38,18 @@ def _pair_in_memory(size: int, chunk: int) -> tuple[xr.DataArray, object]:
     return loaded.chunk({"time": 1, "band": -1, "y": chunk, "x": chunk}), table
 
 
-def throughput(size: int = 2048, chunk: int = 1024) -> None:
+def throughput(size: int = 2048, chunk: int = 1024, model_path: str | None = None) -> None:
     torch.set_num_threads(2)
     cube, pairs = _pair_in_memory(size, chunk)
-    model = load_model()
-    channels, _ = network_input(cube.isel(time=0).values, cube.isel(time=1).values, model.contract)
+    model = load_model(model_path)
+    bands = list(model.contract.polarizations)
+    channels, _ = network_input(
+        cube.isel(time=0).sel(band=bands).values,
+        cube.isel(time=1).sel(band=bands).values,
+        model.contract,
+    )
     with dask.config.set(scheduler="synchronous"):
-        lazy = predict_coherence(cube, pairs, chunk=chunk)  # type: ignore[arg-type]
+        lazy = predict_coherence(cube, pairs, model_path, chunk=chunk)  # type: ignore[arg-type]
         _ = lazy.coherence.values  # warm-up: model load, first allocations
         start = time.perf_counter()
         ours = lazy.coherence.values[0]
@@ -91,8 +97,13 @@ def main() -> None:
     parser.add_argument("which", choices=["throughput", "seams"])
     parser.add_argument("--size", type=int, help="Image side, pixels.")
     parser.add_argument("--chunk", type=int, help="Chunk side, pixels.")
+    parser.add_argument(
+        "--model", help="Model card or .pt (throughput; e.g. one made by cohcube import-keras)."
+    )
     args = parser.parse_args()
     options = {k: v for k, v in (("size", args.size), ("chunk", args.chunk)) if v is not None}
+    if args.model and args.which == "throughput":
+        options["model_path"] = args.model
     {"throughput": throughput, "seams": seams}[args.which](**options)
 
 

@@ -22,20 +22,27 @@ if TYPE_CHECKING:
     from cohcube.model.learning.config import TrainingConfig
 
 
-def _trained_model(model: Path | None) -> tuple[Path, CoherenceModel, TrainingConfig]:
-    """Card path of ``model`` (default: the shipped one), the loaded model, its training config."""
+def _trained_model(
+    model: Path | None, *, calibrating: bool = False
+) -> tuple[Path, CoherenceModel, TrainingConfig]:
+    """Card path of ``model`` (default: the shipped one), the loaded model, and the simulator
+    settings to score it on: its training config, or the defaults for an imported model."""
     from cohcube.model.errors import ModelArtefactError
     from cohcube.model.learning.artefact import load_model
     from cohcube.model.learning.card import card_path_for
+    from cohcube.model.learning.config import TrainingConfig
 
     card_path = card_path_for(model)
     loaded = load_model(card_path)
-    if loaded.card is None or loaded.card.training is None:
+    assert loaded.card is not None  # load_model always reads the card
+    if calibrating and (loaded.card.training is None or loaded.card.calibration is None):
         raise ModelArtefactError(
-            f"model card {card_path} records no training configuration; evaluate and "
-            "calibrate need the simulator settings it was trained with"
+            f"model {loaded.card.name} ({card_path}) was not trained on the simulator and has "
+            "no calibrated uncertainty; cohcube calibrates only the uncertainty of models it "
+            "trained (calibrating an imported head needs data with known coherence you supply)"
         )
-    return card_path, loaded, loaded.card.training.config
+    training = loaded.card.training
+    return card_path, loaded, training.config if training else TrainingConfig()
 
 
 def train(
@@ -145,7 +152,7 @@ def calibrate(
     with user_errors():
         if any(d <= 0 for d in days):
             raise ConfigError(f"--baseline must be positive days, got {days}")
-        card_path, loaded, trained = _trained_model(model)
+        card_path, loaded, trained = _trained_model(model, calibrating=True)
         factors = calibrate_baselines(
             loaded, trained.data, trained.seed, baselines_days=days, scenes=scenes
         )
@@ -155,3 +162,65 @@ def calibrate(
     for key, factor in factors.items():
         typer.echo(f"{key:>6} days: sigma x {factor:.3f}")
     typer.echo(f"stored in {card_path}")
+
+
+def import_keras(
+    weights: Annotated[Path, typer.Argument(help="The authors' model.weights.h5 (either layout).")],
+    out: Annotated[Path, typer.Option(help="TorchScript file to write (.pt); card beside it.")],
+    config: Annotated[
+        Path | None, typer.Option(help="Their config.yaml (default: the paper's preprocessing).")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Model name for the card.")] = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Import the paper's released Keras weights as a verified cohcube model artefact."""
+    setup_logging(verbose, quiet)
+    from cohcube.model.errors import MissingPathError
+    from cohcube.model.learning.export import import_keras_artefact
+
+    with user_errors():
+        for given in (weights, config):
+            if given is not None and not given.is_file():
+                raise MissingPathError(f"{given} does not exist; pass the file you downloaded")
+        card = import_keras_artefact(
+            weights, out, config_path=config, name=name, command=command_line()
+        )
+    assert card.provenance is not None
+    typer.echo(
+        f"wrote {out} and {out.with_suffix('.json')} from {weights.name} "
+        f"({card.provenance.source_layout}; sha256 {card.artefact.sha256[:12]}, "
+        f"halo {card.tiling.recommended_halo_px} px); use it with --model {out}"
+    )
+
+
+def models(
+    folder: Annotated[
+        Path | None, typer.Argument(help="Folder of artefacts (default: the shipped model only).")
+    ] = None,
+) -> None:
+    """List model artefacts: name, provenance, inputs, size multiple, halo, sha256."""
+    from cohcube.model.errors import CohcubeError
+    from cohcube.model.learning.card import SHIPPED_CARD, read_card
+
+    cards = [SHIPPED_CARD]
+    if folder is not None:
+        cards += sorted(p for p in folder.rglob("*.json") if p.with_suffix(".pt").is_file())
+    for path in cards:
+        try:
+            card = read_card(path)
+        except CohcubeError as exc:
+            typer.echo(f"{path}: not usable: {exc}", err=True)
+            continue
+        origin = (
+            card.provenance.source.split(",")[0]
+            if card.provenance
+            else "trained by cohcube on simulated pairs"
+        )
+        typer.echo(
+            f"{card.name}  {path}\n  from: {origin}\n  input: {card.input.quantity} "
+            f"{'+'.join(card.input.polarizations)} dB {list(card.input.db_range)}, size multiple "
+            f"{card.input.size_multiple}, halo {card.tiling.recommended_halo_px} px, sigma "
+            f"{'calibrated' if card.output.calibrated_sigma else 'none'}\n  sha256: "
+            f"{card.artefact.sha256}"
+        )

@@ -178,7 +178,8 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
         headers = bearer_headers(config.catalog_token_env)
         scenes = search_scenes(config.catalog, query, headers=headers)
         log.info("%d scenes over %d tiles (%s)", len(scenes), len(tiles), query.describe())
-        bands = tuple(p.lower() for p in config.polarizations)
+        # Stack what the model reads (a single-polarisation model: VV only).
+        bands = tuple(p.lower() for p in model.card.input.polarizations)
         scenes, skipped = _usable_scenes(scenes, bands, config.on_unreadable)
         layout = StoreLayout(shard_px=min(StoreLayout().shard_px, grid.tile_px))
         report = ProcessReport(store=store, tiles=[], skipped_scenes=skipped)

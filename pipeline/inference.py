@@ -218,11 +218,13 @@ def predict_coherence(
     result = _overlapped_inference(
         _channels(cube, pairs, contract), card_path, card, halo, chunk, pair_batch
     )
-    # The artefact's sigma is calibrated at its training baseline; the card may rescale it per pair.
+    # The artefact's sigma is calibrated at its training baseline; the card may rescale it per
+    # pair. A model without a calibrated sigma (an imported one) gets NaN: never a made-up sigma.
     sigma_factors = np.array(
-        [card.calibration.sigma_factor(float(d)) for d in pairs["temporal_baseline_days"]],
-        dtype=np.float32,
+        [card.sigma_factor(float(d)) for d in pairs["temporal_baseline_days"]], dtype=np.float32
     )
+    if not card.output.calibrated_sigma:
+        sigma_factors[:] = np.nan
     dataset = xr.Dataset(
         {
             "coherence": (("pair", "y", "x"), result[:, 0]),
@@ -241,6 +243,9 @@ def predict_coherence(
         ),
         "polarizations": list(contract.polarizations),
         "halo_px": halo,
+        "coherence_sigma": "calibrated"
+        if card.output.calibrated_sigma
+        else (f"not available: {card.name} has no calibrated uncertainty (all NaN)"),
         **(attrs or {}),
     }
     return dataset

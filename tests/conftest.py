@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,51 @@ def tiny_artefact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.fixture(scope="session")
 def small_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleCatalog:
     return write_sample_catalog(tmp_path_factory.mktemp("sample") / "catalog", SMALL_SPEC)
+
+
+@pytest.fixture(scope="session")
+def keras_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One randomly initialised Keras "Back2Coh_GRD_GEE", saved in both H5 layouts."""
+    pytest.importorskip("keras")
+    from support.keras_back2coh import build, randomise, save_legacy_h5
+
+    folder = tmp_path_factory.mktemp("keras")
+    model = randomise(build(), seed=7)
+    keras3 = folder / "model.weights.h5"
+    model.save_weights(str(keras3))
+    return {"keras3": keras3, "legacy": save_legacy_h5(model, folder / "legacy.weights.h5")}
+
+
+@pytest.fixture(scope="session")
+def imported_artefacts(
+    keras_weights: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """Both layouts imported as cohcube artefacts, by layout: the Keras 3 file through
+    ``import_keras_artefact``, the legacy one through ``cohcube import-keras``."""
+    from support.processes import cohcube_command
+
+    from cohcube.model.learning.export import import_keras_artefact
+
+    folder = tmp_path_factory.mktemp("imported")
+    artefacts = {layout: folder / layout / "back2coh.pt" for layout in keras_weights}
+    import_keras_artefact(keras_weights["keras3"], artefacts["keras3"])
+    imported = subprocess.run(
+        [
+            cohcube_command(),
+            "import-keras",
+            str(keras_weights["legacy"]),
+            "--out",
+            str(artefacts["legacy"]),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "keras-2 h5" in imported.stdout
+    return artefacts
+
+
+@pytest.fixture(scope="session")
+def imported_artefact(imported_artefacts: dict[str, Path]) -> Path:
+    """The Keras 3 file imported as a cohcube artefact."""
+    return imported_artefacts["keras3"]

@@ -94,14 +94,16 @@ class CoherenceModel:
                 rescaled by the card's per-baseline calibration (``sigma_factor``).
 
         Returns:
-            ``(coherence, sigma)``, float32 ``(H, W)``; NaN where any input is NaN.
+            ``(coherence, sigma)``, float32 ``(H, W)``; NaN where any input is NaN,
+            and sigma all NaN for a model whose card declares no calibrated sigma.
         """
-        factor = 1.0 if self.card is None else self.card.calibration.sigma_factor(baseline_days)
         channels, valid = network_input(t1, t2, self.contract)
         out = self.forward_channels(channels[None])[0]
         out[:, ~valid] = np.nan
-        if factor != 1.0:
-            out[1] *= np.float32(factor)
+        if self.card is not None and not self.card.output.calibrated_sigma:
+            out[1] = np.nan  # the second head is no calibrated sigma: never present it as one
+        elif self.card is not None:
+            out[1] *= np.float32(self.card.sigma_factor(baseline_days))
         return out[0], out[1]
 
     def forward_channels(self, channels: NDArray[np.float32]) -> NDArray[np.float32]:

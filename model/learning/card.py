@@ -58,9 +58,18 @@ class Architecture(_Section):
 
 
 class OutputDescription(_Section):
-    channels: tuple[str, ...] = ("coherence", "coherence_sigma")
+    channels: tuple[str, ...] = Field(
+        ("coherence", "coherence_sigma"),
+        description="Output channels; a second channel other than 'coherence_sigma' is not a "
+        "calibrated uncertainty and is never presented as one.",
+    )
     coherence: str = Field(description="What the first output channel is.")
     coherence_sigma: str = Field(description="What the second output channel is.")
+
+    @property
+    def calibrated_sigma(self) -> bool:
+        """Whether the second channel is a calibrated standard deviation of the coherence."""
+        return self.channels[1:2] == ("coherence_sigma",)
 
 
 class Tiling(_Section):
@@ -117,6 +126,20 @@ class TrainingRecord(_Section):
     history: list[dict[str, Any]] = Field(description="Per-epoch losses and validation scores.")
 
 
+class Provenance(_Section):
+    """Where imported weights come from (``cohcube import-keras``)."""
+
+    source: str = Field(description="Who made the weights and from what data.")
+    source_file: str = Field(description="The weights file the user passed.")
+    source_sha256: str = Field(description="sha256 of that file.")
+    source_layout: str = Field(description="Its HDF5 layout (Keras 3 or legacy Keras 2).")
+    source_config: dict[str, Any] | None = Field(None, description="Its config.yaml, as read.")
+    ignored_config_keys: list[str] = Field(
+        default_factory=list, description="Keys of config.yaml that cohcube does not use."
+    )
+    command: str | None = Field(None, description="The command that imported it.")
+
+
 class ModelCard(_Section):
     """A parsed, validated model card (``read_card``); frozen: derive changed copies."""
 
@@ -130,9 +153,14 @@ class ModelCard(_Section):
     input: InputContract
     output: OutputDescription
     tiling: Tiling
-    calibration: Calibration
+    calibration: Calibration | None = None
     training: TrainingRecord | None = None
     metrics: dict[str, Any] | None = None
+    provenance: Provenance | None = None
+
+    def sigma_factor(self, baseline_days: float | None) -> float:
+        """Factor on the second output for a pair ``baseline_days`` apart (1 uncalibrated)."""
+        return 1.0 if self.calibration is None else self.calibration.sigma_factor(baseline_days)
 
     def with_metrics(self, report: dict[str, Any]) -> ModelCard:
         """A copy holding an evaluation report (``cohcube evaluate --record``)."""
@@ -142,6 +170,8 @@ class ModelCard(_Section):
         self, factors: dict[str, float], scenes: int, command: str | None
     ) -> ModelCard:
         """A copy whose sigma is rescaled per baseline by ``factors`` (days as text -> factor)."""
+        if self.calibration is None:
+            raise ModelArtefactError(f"model {self.name} has no calibrated uncertainty to rescale")
         calibration = self.calibration.model_copy(
             update={
                 "sigma_factor_by_baseline_days": dict(factors),

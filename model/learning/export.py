@@ -25,6 +25,7 @@ from .card import (
     Calibration,
     ModelCard,
     OutputDescription,
+    Provenance,
     SoftwareVersions,
     Tiling,
     TrainingRecord,
@@ -33,8 +34,16 @@ from .card import (
 from .checkpoints import load_checkpoint
 from .config import TrainingConfig
 from .halo import receptive_field_px, recommended_halo, seam_errors
+from .keras_import import (
+    DEPTH,
+    WIDTH,
+    check_weights,
+    network_from_keras,
+    read_keras_weights,
+    read_paper_config,
+)
 from .network import ResUNet, parameter_count
-from .preprocessing import contract_for, network_input
+from .preprocessing import InputContract, contract_for, network_input
 from .training_data import simulate_patches
 
 log = logging.getLogger(__name__)
@@ -92,13 +101,15 @@ def machine_description(threads: int | None) -> dict[str, Any]:
 
 
 def _measured_tiling(
-    scripted: torch.jit.ScriptModule, network: ResUNet, config: TrainingConfig
+    scripted: torch.jit.ScriptModule,
+    network: ResUNet,
+    contract: InputContract,
+    baseline_days: float,
 ) -> Tiling:
     """Receptive field and seam error per halo of the scripted network on a simulated scene."""
-    contract = contract_for(config)
     probe = CoherenceModel(scripted, None, contract, torch.device("cpu"))
     pair = simulate_pair(
-        (384, 400), config.data.baseline_days, seed=20260101, polarizations=contract.polarizations
+        (384, 400), baseline_days, seed=20260101, polarizations=contract.polarizations
     )
     channels, _ = network_input(pair.reference, pair.secondary, contract)
     errors = seam_errors(probe, channels, HALO_CANDIDATES, tile=128)
@@ -183,7 +194,7 @@ def export_model(
             coherence_sigma="predictive standard deviation of the coherence, calibrated "
             "so that |true - coherence| <= sigma for 68 % of validation pixels",
         ),
-        tiling=_measured_tiling(scripted, network, config),
+        tiling=_measured_tiling(scripted, network, contract, config.data.baseline_days),
         calibration=Calibration(**calibration, validation_scenes=n_val),
         training=_training_record(config, saved, command),
     )
@@ -192,6 +203,77 @@ def export_model(
         "exported %s (%s), halo %d px",
         out_path,
         card.artefact.sha256[:12],
+        card.tiling.recommended_halo_px,
+    )
+    return card
+
+
+def import_keras_artefact(
+    weights_path: Path,
+    out_path: Path,
+    *,
+    config_path: Path | None = None,
+    name: str | None = None,
+    command: str | None = None,
+) -> ModelCard:
+    """The authors' Keras weights as a cohcube artefact: ``out_path`` (TorchScript) + card.
+
+    The weights are checked layer by layer against the published architecture,
+    loaded into ``ResUNet(style="keras")``, scripted and measured for their halo
+    exactly like a trained model. The card declares the input contract of
+    ``config_path`` (default: the paper's), the provenance, and that the second
+    output is the released ``log_variance`` head -- a sigmoid their inference
+    ignores -- not a calibrated sigma.
+    """
+    weights, layout = read_keras_weights(weights_path)
+    check_weights(weights, weights_path)
+    paper, raw_config = read_paper_config(config_path)
+    contract = paper.contract()
+    network = network_from_keras(weights)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with quiet_torchscript():
+        scripted = torch.jit.script(network)
+        torch.jit.save(scripted, str(out_path))
+    card = ModelCard(
+        name=name or "back2coh-grd-gee-w32-d4",
+        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        software=SoftwareVersions(cohcube=version("cohcube"), torch=torch.__version__),
+        artefact=ArtefactFile(
+            file=out_path.name, sha256=sha256_of(out_path), bytes=out_path.stat().st_size
+        ),
+        architecture=Architecture(
+            type="ResUNet (Keras Back2Coh_GRD_GEE layout)",
+            width=WIDTH,
+            depth=DEPTH,
+            in_channels=contract.channels,
+            parameters=parameter_count(network),
+        ),
+        input=contract,
+        output=OutputDescription(
+            channels=("coherence", "uncertainty_head"),
+            coherence=f"{contract.polarizations[0]} interferometric coherence magnitude in "
+            "[0, 1] of the pair, as the authors' model predicts it",
+            coherence_sigma="not provided: the released log_variance head ends in a sigmoid "
+            "and the authors' inference ignores it; it is no calibrated sigma",
+        ),
+        tiling=_measured_tiling(scripted, network, contract, 12.0),
+        provenance=Provenance(
+            source="weights by the paper's authors (Sica, Pulella, Schmitt, arXiv:2606.07374), "
+            "trained on real Sentinel-1 12-day SLC coherence (Google Earth Engine S1_GRD input)",
+            source_file=weights_path.name,
+            source_sha256=sha256_of(weights_path),
+            source_layout=layout,
+            source_config=raw_config,
+            ignored_config_keys=paper.ignored_keys,
+            command=command,
+        ),
+    )
+    write_card(card, out_path.with_suffix(".json"))
+    log.info(
+        "imported %s (%s) as %s, halo %d px",
+        weights_path,
+        layout,
+        out_path,
         card.tiling.recommended_halo_px,
     )
     return card

@@ -265,3 +265,30 @@ def test_two_jobs_started_at_once_never_interleave(
     for pairs in held.values():
         assert sorted(pairs) == sorted(expected)  # every pair once: no loss, no duplicate
     assert not (tmp_path / "cube.zarr.lock").exists()
+
+
+@pytest.mark.slow  # ~1 min: the w32 network over four tiles; its parts are tested fast elsewhere
+def test_process_runs_the_imported_paper_model_end_to_end(
+    run_cohcube: Run,
+    small_sample: SampleCatalog,
+    imported_artefacts: dict[str, Path],
+    tmp_path: Path,
+) -> None:
+    model = imported_artefacts["legacy"]  # made by `cohcube import-keras`
+    listed = run_cohcube("models", str(model.parent))
+    assert "back2coh-grd-gee-w32-d4" in listed.stdout
+    assert "sigma none" in listed.stdout
+    store = tmp_path / "paper.zarr"
+    items = items_until(small_sample, 3, tmp_path / "items.json")  # one 12-day pair per tile
+    config = write_config(tmp_path / "job.yaml", **job_settings(small_sample, items, store, model))
+    run_cohcube("process", str(config))
+    held = pairs_in_store(store)
+    assert held
+    assert all(len(pairs) == 1 for pairs in held.values())
+    tile = open_tile(store, next(iter(held)))
+    assert tile.attrs["model_name"] == "back2coh-grd-gee-w32-d4"
+    assert tile.attrs["polarizations"] == ["VV"]
+    assert np.isnan(tile.coherence_sigma.values).all()
+    again = run_cohcube("process", str(config), "--json", str(tmp_path / "again.json"))
+    assert json.loads((tmp_path / "again.json").read_text())["pairs_added"] == 0
+    assert again.returncode == 0

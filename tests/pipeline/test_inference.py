@@ -134,3 +134,22 @@ def test_sigma_follows_each_pairs_baseline_calibration(
     for k, days in enumerate(pairs.temporal_baseline_days):
         expected = plain.coherence_sigma.values[k] * (2.0 if days == 24 else 1.0)
         np.testing.assert_allclose(calibrated.coherence_sigma.values[k], expected, rtol=1e-6)
+
+
+def test_imported_model_is_seam_free_reads_vv_and_claims_no_sigma(
+    client: Client,
+    cube,
+    imported_artefact: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    pairs = select_pairs(cube, (12,)).iloc[:1]
+    lazy = predict_coherence(cube, pairs, imported_artefact, chunk=160)
+    assert len(lazy.coherence.data.chunks[1]) >= 3  # chunked: seams would show
+    dataset = lazy.compute()
+    model = load_model(imported_artefact)
+    ref = cube.isel(time=int(pairs.reference_index.iloc[0])).sel(band="VV").values
+    sec = cube.isel(time=int(pairs.secondary_index.iloc[0])).sel(band="VV").values
+    whole = model.predict(ref, sec)[0]
+    assert np.nanmax(np.abs(dataset.coherence.values[0] - whole)) <= 1e-3
+    assert dataset.attrs["polarizations"] == ["VV"]
+    assert np.isnan(dataset.coherence_sigma.values).all()
+    assert dataset.attrs["coherence_sigma"].startswith("not available")
