@@ -70,8 +70,7 @@ def throughput(size: int = 2048, chunk: int = 1024, model_path: str | None = Non
     print(f"speed-up          : {paper_s / ours_s:.1f}x (target >= 10x)")
     difference = np.abs(ours - paper)
     print(
-        f"|ours - paper tiling|: mean {np.nanmean(difference):.4f}, "
-        f"max {np.nanmax(difference):.4f}"
+        f"|ours - paper tiling|: mean {np.nanmean(difference):.4f}, max {np.nanmax(difference):.4f}"
     )
 
 

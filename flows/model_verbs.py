@@ -213,7 +213,8 @@ def models(
             typer.echo(f"{path}: not usable: {exc}", err=True)
             continue
         origin = (
-            card.provenance.source.split(",")[0]
+            f"{card.provenance.source} ({card.provenance.source_file}, sha256 "
+            f"{card.provenance.source_sha256[:12]})"
             if card.provenance
             else "trained by cohcube on simulated pairs"
         )

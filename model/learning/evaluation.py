@@ -152,8 +152,11 @@ def evaluate(
                 "vs_truth": scores(estimate, test.truth),
             }
         inside = np.abs(test.truth - coherence) <= sigma
-        entry["calibration_1sigma"] = float(np.mean(inside))
-        entry["calibration_2sigma"] = float(np.mean(np.abs(test.truth - coherence) <= 2 * sigma))
+        # A model without a calibrated sigma (an imported one) has none to score.
+        has_sigma = bool(np.isfinite(sigma).any())
+        within_2 = np.abs(test.truth - coherence) <= 2 * sigma
+        entry["calibration_1sigma"] = float(np.mean(inside)) if has_sigma else None
+        entry["calibration_2sigma"] = float(np.mean(within_2)) if has_sigma else None
         per_class = {}
         for cls in LandCover:
             mask = test.land_cover == cls
@@ -185,6 +188,10 @@ def evaluate(
     }
 
 
+def _percent(share: float | None) -> str:
+    return "n/a" if share is None else f"{100 * share:.1f}%"
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The report as plain-text tables."""
     lines = [
@@ -212,8 +219,8 @@ def format_report(report: dict[str, Any]) -> str:
         ratio = entry["model"]["vs_truth"]["rmse"] / entry["intensity"]["vs_truth"]["rmse"]
         lines.append(
             f"{entry['baseline_days']:>4g} {ratio:>36.2f} "
-            f"{100 * entry['calibration_1sigma']:>18.1f}% "
-            f"{100 * entry['calibration_2sigma']:>8.1f}%"
+            f"{_percent(entry['calibration_1sigma']):>19} "
+            f"{_percent(entry['calibration_2sigma']):>9}"
         )
     lines += [
         "",

@@ -143,6 +143,23 @@ def _training_record(
     )
 
 
+def _save_scripted(
+    module: nn.Module, out_path: Path
+) -> tuple[torch.jit.ScriptModule, dict[str, Any]]:
+    """Script ``module`` into ``out_path``; the card fields that describe the file written."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with quiet_torchscript():
+        scripted = torch.jit.script(module)
+        torch.jit.save(scripted, str(out_path))
+    return scripted, {
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "software": SoftwareVersions(cohcube=version("cohcube"), torch=torch.__version__),
+        "artefact": ArtefactFile(
+            file=out_path.name, sha256=sha256_of(out_path), bytes=out_path.stat().st_size
+        ),
+    }
+
+
 def export_model(
     checkpoint: Path,
     out_path: Path,
@@ -170,17 +187,10 @@ def export_model(
     val = simulate_patches(config.data, "validation", n_val, config.seed)
     calibration = calibrate_sigma(network, val.inputs(contract), val.truth)
     exported = ExportedNetwork(network, calibration["sigma_scale"]).eval()
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with quiet_torchscript():
-        scripted = torch.jit.script(exported)
-        torch.jit.save(scripted, str(out_path))
+    scripted, saved_file = _save_scripted(exported, out_path)
     card = ModelCard(
         name=name or f"cohcube-resunet-w{config.network.width}-d{config.network.depth}",
-        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        software=SoftwareVersions(cohcube=version("cohcube"), torch=torch.__version__),
-        artefact=ArtefactFile(
-            file=out_path.name, sha256=sha256_of(out_path), bytes=out_path.stat().st_size
-        ),
+        **saved_file,
         architecture=Architecture(
             type="ResUNet",
             width=config.network.width,
@@ -230,17 +240,10 @@ def import_keras_artefact(
     paper, raw_config = read_paper_config(config_path)
     contract = paper.contract()
     network = network_from_keras(weights)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with quiet_torchscript():
-        scripted = torch.jit.script(network)
-        torch.jit.save(scripted, str(out_path))
+    scripted, saved_file = _save_scripted(network, out_path)
     card = ModelCard(
         name=name or "back2coh-grd-gee-w32-d4",
-        created=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        software=SoftwareVersions(cohcube=version("cohcube"), torch=torch.__version__),
-        artefact=ArtefactFile(
-            file=out_path.name, sha256=sha256_of(out_path), bytes=out_path.stat().st_size
-        ),
+        **saved_file,
         architecture=Architecture(
             type="ResUNet (Keras Back2Coh_GRD_GEE layout)",
             width=WIDTH,

@@ -161,3 +161,16 @@ def test_their_config_sets_the_contract_and_unknown_keys_are_reported(tmp_path: 
     config.write_text("preprocessing: {channel_order: [t2, t1]}\n")
     with pytest.raises(ConfigError, match=r"channel_order \['t2', 't1'\]"):
         read_paper_config(config)[0].contract()
+
+
+def test_an_imported_model_is_scored_without_a_made_up_sigma(imported_artefact: Path) -> None:
+    from cohcube.model.learning.config import DataConfig
+    from cohcube.model.learning.evaluation import evaluate, format_report
+
+    data = DataConfig(scene_px=64, patch_px=64, workers=1)
+    model = load_model(imported_artefact)
+    report = evaluate(model, data, 3, baselines_days=(12.0,), test_scenes=1, validation_scenes=1)
+    (entry,) = report["results"]
+    assert entry["calibration_1sigma"] is None
+    assert 0 < entry["model"]["vs_truth"]["rmse"] < 1
+    assert "n/a" in format_report(report)
