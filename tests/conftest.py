@@ -70,35 +70,30 @@ def keras_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def imported_artefacts(
+def imported_artefact(
     keras_weights: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, Path]:
-    """Both layouts imported as cohcube artefacts, by layout: the Keras 3 file through
-    ``import_keras_artefact``, the legacy one through ``cohcube import-keras``."""
-    from support.processes import cohcube_command
-
+) -> Path:
+    """The Keras 3 file imported as a cohcube artefact (``import_keras_artefact``)."""
     from cohcube.model.learning.export import import_keras_artefact
 
-    folder = tmp_path_factory.mktemp("imported")
-    artefacts = {layout: folder / layout / "back2coh.pt" for layout in keras_weights}
-    import_keras_artefact(keras_weights["keras3"], artefacts["keras3"])
+    out = tmp_path_factory.mktemp("imported") / "back2coh.pt"
+    import_keras_artefact(keras_weights["keras3"], out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def cli_imported_legacy(
+    keras_weights: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The legacy-layout file imported by the ``cohcube import-keras`` console script."""
+    from support.processes import cohcube_command
+
+    out = tmp_path_factory.mktemp("imported-cli") / "back2coh.pt"
     imported = subprocess.run(
-        [
-            cohcube_command(),
-            "import-keras",
-            str(keras_weights["legacy"]),
-            "--out",
-            str(artefacts["legacy"]),
-        ],
+        [cohcube_command(), "import-keras", str(keras_weights["legacy"]), "--out", str(out)],
         capture_output=True,
         text=True,
         check=True,
     )
     assert "keras-2 h5" in imported.stdout
-    return artefacts
-
-
-@pytest.fixture(scope="session")
-def imported_artefact(imported_artefacts: dict[str, Path]) -> Path:
-    """The Keras 3 file imported as a cohcube artefact."""
-    return imported_artefacts["keras3"]
+    return out

@@ -17,7 +17,7 @@ from torch import nn
 from cohcube.model.physics.sensor import SensorGeometry
 from cohcube.model.physics.simulator import simulate_pair
 
-from .artefact import CoherenceModel, quiet_torchscript, sha256_of
+from .artefact import CoherenceModel, optimised, quiet_torchscript, sha256_of
 from .card import (
     ONE_SIGMA,
     Architecture,
@@ -107,7 +107,9 @@ def _measured_tiling(
     baseline_days: float,
 ) -> Tiling:
     """Receptive field and seam error per halo of the scripted network on a simulated scene."""
-    probe = CoherenceModel(scripted, None, contract, torch.device("cpu"))
+    # Measured on the module as load_model serves it (frozen, batch-norm folded): the
+    # numbers users get, and 1.5-1.9x faster to measure.
+    probe = CoherenceModel(optimised(scripted.eval()), None, contract, torch.device("cpu"))
     pair = simulate_pair(
         (384, 400), baseline_days, seed=20260101, polarizations=contract.polarizations
     )

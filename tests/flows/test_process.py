@@ -271,10 +271,10 @@ def test_two_jobs_started_at_once_never_interleave(
 def test_process_runs_the_imported_paper_model_end_to_end(
     run_cohcube: Run,
     small_sample: SampleCatalog,
-    imported_artefacts: dict[str, Path],
+    cli_imported_legacy: Path,
     tmp_path: Path,
 ) -> None:
-    model = imported_artefacts["legacy"]  # made by `cohcube import-keras`
+    model = cli_imported_legacy  # made by `cohcube import-keras`
     listed = run_cohcube("models", str(model.parent))
     assert "back2coh-grd-gee-w32-d4" in listed.stdout
     assert "sigma none" in listed.stdout

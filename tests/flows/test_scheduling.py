@@ -62,7 +62,14 @@ def test_flow_runs_the_job(
         "report = build_process_flow(retries=0)(sys.argv[1])\n"
         "print(json.dumps({'pairs_added': report['pairs_added']}))\n"
     )
-    env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect"), "PREFECT_API_URL": ""}
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_URL": "",
+        # Prefect gives its temporary server 20 s to start; a loaded 2-core CI machine needs more.
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
     result = subprocess.run(
         [sys.executable, "-c", script, str(config)],
         capture_output=True,

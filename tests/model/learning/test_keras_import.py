@@ -30,18 +30,14 @@ def _keras_model(weights: Path):  # type: ignore[no-untyped-def]
     return model
 
 
-def test_imported_network_matches_keras(
-    keras_weights: dict[str, Path], imported_artefacts: dict[str, Path]
+def _assert_matches_keras(
+    models: dict[str, Path], weights: Path, shapes: tuple[tuple[int, int], ...]
 ) -> None:
-    reference = _keras_model(keras_weights["keras3"])
-    models = {layout: load_model(path) for layout, path in imported_artefacts.items()}
-    for layout, model in models.items():
-        assert model.card is not None
-        assert model.card.provenance is not None
-        expected = KERAS3_LAYOUT if layout == "keras3" else LEGACY_LAYOUT
-        assert model.card.provenance.source_layout == expected
+    """max |keras - cohcube| <= 1e-4 for both heads of every artefact, for each input shape."""
+    reference = _keras_model(weights)
+    loaded = {name: load_model(path) for name, path in models.items()}
     rng = np.random.default_rng(11)
-    for shape in ((256, 256), (1000, 777)):
+    for shape in shapes:
         channels = rng.random((1, 2, *shape), dtype=np.float32)
         # cohcube pads bottom/right (reflect) to the size multiple; Keras gets the same input.
         pad = [(0, 0), (0, 0)] + [(0, (-n) % 16) for n in shape]
@@ -49,9 +45,34 @@ def test_imported_network_matches_keras(
         theirs = keras_support.predict(reference, padded.transpose(0, 2, 3, 1))
         theirs = theirs[:, : shape[0], : shape[1]].transpose(0, 3, 1, 2)
         assert theirs[:, 0].std() > 1e-3  # the comparison is not between constants
-        for layout, model in models.items():
+        for name, model in loaded.items():
             difference = np.abs(model.forward_channels(channels) - theirs).max(axis=(0, 2, 3))
-            assert difference.max() <= 1e-4, (layout, shape, difference)
+            assert difference.max() <= 1e-4, (name, shape, difference)
+
+
+def test_imported_network_matches_keras(
+    keras_weights: dict[str, Path], imported_artefact: Path
+) -> None:
+    card = read_card(imported_artefact)
+    assert card.provenance is not None
+    assert card.provenance.source_layout == KERAS3_LAYOUT
+    _assert_matches_keras({"keras3": imported_artefact}, keras_weights["keras3"], ((256, 256),))
+    # The legacy layout holds the same weights, read by name instead of by position.
+    keras3, _ = read_keras_weights(keras_weights["keras3"])
+    legacy, layout = read_keras_weights(keras_weights["legacy"])
+    assert layout == LEGACY_LAYOUT
+    assert keras3.keys() == legacy.keys()
+    for name, arrays in keras3.items():
+        for ours, theirs in zip(arrays, legacy[name], strict=True):
+            np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.slow  # ~2 min: Keras on 1008 x 784 px and a second import through the CLI
+def test_both_layouts_match_keras_on_a_large_odd_sized_scene(
+    keras_weights: dict[str, Path], imported_artefact: Path, cli_imported_legacy: Path
+) -> None:
+    models = {"keras3": imported_artefact, "legacy (cohcube import-keras)": cli_imported_legacy}
+    _assert_matches_keras(models, keras_weights["keras3"], ((256, 256), (1000, 777)))
 
 
 def test_imported_artefact_is_verified_like_the_shipped_one(
