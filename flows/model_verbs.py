@@ -176,13 +176,9 @@ def import_keras(
 ) -> None:
     """Import the paper's released Keras weights as a verified cohcube model artefact."""
     setup_logging(verbose, quiet)
-    from cohcube.model.errors import MissingPathError
     from cohcube.model.learning.export import import_keras_artefact
 
     with user_errors():
-        for given in (weights, config):
-            if given is not None and not given.is_file():
-                raise MissingPathError(f"{given} does not exist; pass the file you downloaded")
         card = import_keras_artefact(
             weights, out, config_path=config, name=name, command=command_line()
         )

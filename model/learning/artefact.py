@@ -100,10 +100,10 @@ class CoherenceModel:
         channels, valid = network_input(t1, t2, self.contract)
         out = self.forward_channels(channels[None])[0]
         out[:, ~valid] = np.nan
-        if self.card is not None and not self.card.output.calibrated_sigma:
-            out[1] = np.nan  # the second head is no calibrated sigma: never present it as one
-        elif self.card is not None:
-            out[1] *= np.float32(self.card.sigma_factor(baseline_days))
+        if self.card is not None:
+            # A second head that is no calibrated sigma is never presented as one.
+            calibrated = self.card.output.calibrated_sigma
+            out[1] *= np.float32(self.card.sigma_factor(baseline_days) if calibrated else np.nan)
         return out[0], out[1]
 
     def forward_channels(self, channels: NDArray[np.float32]) -> NDArray[np.float32]:

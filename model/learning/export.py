@@ -263,8 +263,10 @@ def import_keras_artefact(
         ),
         tiling=_measured_tiling(scripted, network, contract, 12.0),
         provenance=Provenance(
-            source="weights by the paper's authors (Sica, Pulella, Schmitt, arXiv:2606.07374), "
-            "trained on real Sentinel-1 12-day SLC coherence (Google Earth Engine S1_GRD input)",
+            source="Back2Coh_GRD_GEE weights as released by the paper's authors (Sica, Pulella, "
+            "Schmitt, arXiv:2606.07374), trained on real Sentinel-1 12-day SLC coherence "
+            "(Google Earth Engine S1_GRD input); the file is the user's: compare source_sha256 "
+            "with the published one",
             source_file=weights_path.name,
             source_sha256=sha256_of(weights_path),
             source_layout=layout,

@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from cohcube.model.config_files import read_config_mapping, validation_problems
-from cohcube.model.errors import ConfigError, ModelArtefactError
+from cohcube.model.errors import ConfigError, MissingPathError, ModelArtefactError
 
 from .network import ResUNet, UpStep
 from .preprocessing import InputContract
@@ -156,8 +156,11 @@ def read_keras_weights(path: Path) -> tuple[Weights, str]:
     """Layer name -> weights (canonical order) of a Keras weights file, and its layout.
 
     Raises:
+        MissingPathError: no such file.
         ModelArtefactError: not an HDF5 file, or neither Keras layout.
     """
+    if not path.is_file():
+        raise MissingPathError(f"{path} does not exist; pass the weights file you downloaded")
     try:
         handle = h5py.File(path, "r")
     except (OSError, FileNotFoundError) as exc:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from cohcube.model.errors import ConfigError, ModelArtefactError
+from cohcube.model.errors import ConfigError, MissingPathError, ModelArtefactError
 from cohcube.model.learning.artefact import load_model
 from cohcube.model.learning.card import read_card
 from cohcube.model.learning.keras_import import (
@@ -154,6 +154,8 @@ def test_another_architecture_is_refused_naming_the_layer(
 
 
 def test_not_keras_weights_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(MissingPathError, match=r"missing\.h5 does not exist"):
+        read_keras_weights(tmp_path / "missing.h5")
     (tmp_path / "text.h5").write_text("not hdf5")
     with pytest.raises(ModelArtefactError, match="cannot read Keras weights"):
         read_keras_weights(tmp_path / "text.h5")
