@@ -211,8 +211,8 @@ def predict_coherence(
     card = read_card(card_path)
     contract = card.input
     multiple = contract.size_multiple
-    halo = math.ceil((card.tiling.recommended_halo_px if halo is None else halo) / multiple)
-    halo *= multiple
+    halo = card.tiling.recommended_halo_px if halo is None else halo
+    halo = math.ceil(halo / multiple) * multiple
     chunk = int(chunk or (cube.chunks[2][0] if cube.chunks else 1024))
     chunk = math.ceil(chunk / multiple) * multiple
     result = _overlapped_inference(
@@ -220,11 +220,11 @@ def predict_coherence(
     )
     # The artefact's sigma is calibrated at its training baseline; the card may rescale it per
     # pair. A model without a calibrated sigma (an imported one) gets NaN: never a made-up sigma.
-    sigma_factors = np.array(
-        [card.sigma_factor(float(d)) for d in pairs["temporal_baseline_days"]], dtype=np.float32
-    )
-    if not card.output.calibrated_sigma:
-        sigma_factors[:] = np.nan
+    if card.output.calibrated_sigma:
+        days = pairs["temporal_baseline_days"]
+        sigma_factors = np.array([card.sigma_factor(float(d)) for d in days], dtype=np.float32)
+    else:
+        sigma_factors = np.full(len(pairs), np.nan, dtype=np.float32)
     dataset = xr.Dataset(
         {
             "coherence": (("pair", "y", "x"), result[:, 0]),
