@@ -59,14 +59,16 @@ def small_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleCatalog:
 @pytest.fixture(scope="session")
 def keras_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One randomly initialised Keras "Back2Coh_GRD_GEE", saved in both H5 layouts."""
-    pytest.importorskip("keras")
-    from support.keras_back2coh import build, randomise, save_legacy_h5
+    # The support module selects Keras's torch backend before Keras is first imported
+    # (imported bare, Keras would look for TensorFlow and the tests would skip).
+    keras_support = pytest.importorskip("support.keras_back2coh")
 
     folder = tmp_path_factory.mktemp("keras")
-    model = randomise(build(), seed=7)
+    model = keras_support.randomise(keras_support.build(), seed=7)
     keras3 = folder / "model.weights.h5"
     model.save_weights(str(keras3))
-    return {"keras3": keras3, "legacy": save_legacy_h5(model, folder / "legacy.weights.h5")}
+    legacy = keras_support.save_legacy_h5(model, folder / "legacy.weights.h5")
+    return {"keras3": keras3, "legacy": legacy}
 
 
 @pytest.fixture(scope="session")
