@@ -63,7 +63,7 @@ def is_transient(error: BaseException) -> bool:
     return any(marker in text for marker in TRANSIENT_MARKERS)
 
 
-def _retrying() -> Retrying:
+def read_retrying() -> Retrying:
     """The retry policy of asset reads: transient failures, exponential back-off."""
     return Retrying(
         stop=stop_after_attempt(ATTEMPTS),
@@ -85,7 +85,7 @@ class RetryingRioReader(AutoParallelRioReader):  # type: ignore[misc]  # stackst
                 self._dataset = None
 
     def read(self, window: Window, **kwargs: Any) -> np.ndarray:
-        for attempt in _retrying():
+        for attempt in read_retrying():
             with attempt:
                 try:
                     result: np.ndarray = super().read(window, **kwargs)
@@ -137,7 +137,7 @@ def unusable_scenes(
         for band in bands:
             href = item.assets[band].href
             try:
-                for attempt in _retrying():
+                for attempt in read_retrying():
                     with attempt, rasterio.Env(**gdal_settings), rasterio.open(href) as dataset:
                         empty = _empty_reason(dataset)
             except Exception as error:  # any failure makes the scene unusable

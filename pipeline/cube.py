@@ -23,6 +23,8 @@ from cohcube.model.physics.radiometry import db_to_linear
 
 from .asset_reader import RetryingRioReader
 from .errors import GridError, NotAnalysisReadyError
+from .grd.assets import is_grd_item
+from .grd.cube import GRD_QUANTITY, build_grd_cube, default_grd_grid
 from .grid import CubeGrid
 from .scene_items import item_epsg, item_time, native_bounds, pass_key
 
@@ -242,6 +244,29 @@ def _mosaic_of_passes(
     )
 
 
+def _refuse_mixed(scenes: Sequence[pystac.Item]) -> bool:
+    """Whether the scenes are GRD (True) or analysis-ready (False); refuse a mix of both."""
+    grd = [is_grd_item(i) for i in scenes]
+    if any(grd) and not all(grd):
+        grd_collections = sorted({str(i.collection_id) for i, g in zip(scenes, grd) if g})
+        other = sorted({str(i.collection_id) for i, g in zip(scenes, grd) if not g})
+        raise NotAnalysisReadyError(
+            f"the scenes mix Level-1 GRD products (sigma0, from {', '.join(grd_collections)}) "
+            f"with analysis-ready backscatter (gamma0, from {', '.join(other)}); one cube holds "
+            "one quantity: search one collection"
+        )
+    return all(grd)
+
+
+def _grd_overlaps(item: pystac.Item, grid: CubeGrid) -> bool:
+    """Does a GRD item's footprint bbox intersect the grid (in WGS84)?"""
+    if not item.bbox:
+        return True
+    west, south, east, north = transform_bounds(f"EPSG:{grid.epsg}", "EPSG:4326", *grid.bounds)
+    b = item.bbox
+    return b[0] < east and b[2] > west and b[1] < north and b[3] > south
+
+
 def build_cube(
     scenes: Sequence[pystac.Item],
     bands: Sequence[str] = ("vv", "vh"),
@@ -251,31 +276,44 @@ def build_cube(
     resolution: float | None = None,
     size_multiple: int = 16,
     chunk_px: int = 1024,
+    thermal_noise: bool = True,
+    border_noise: bool = False,
 ) -> xr.DataArray:
     """Stack scenes into a lazy ``(time, band, y, x)`` float32 cube of linear backscatter.
 
+    Analysis-ready scenes (calibrated, on a map grid) are stacked by
+    stackstac; Level-1 GRD scenes (DNs in radar geometry) are calibrated to
+    sigma0 and geocoded from their GCPs by ``cohcube.pipeline.grd``.
+
     Args:
-        scenes: STAC items (e.g. from ``search_scenes``).
+        scenes: STAC items (e.g. from ``search_scenes``), all GRD or all analysis-ready.
         bands: asset keys to stack, e.g. ``("vv", "vh")``.
         grid: output grid; default: the scenes' common CRS and resolution over
-            ``bbox`` (WGS84) or their union.
+            ``bbox`` (WGS84) or their union (GRD: the UTM zone of the area, 10 m).
         bbox: WGS84 area when no grid is given.
         resolution: pixel size when no grid is given (default: the scenes').
         size_multiple: grid edges and chunks snap to this many pixels (2**depth).
         chunk_px: spatial chunk size, a multiple of ``size_multiple``.
+        thermal_noise: GRD only: remove the thermal noise (default True).
+        border_noise: GRD only: mask the border noise of IPF < 2.9 products.
 
     Returns:
         Dask-backed DataArray; NaN = no data; per-time coordinates
-        ``relative_orbit``, ``orbit_state``, ``platform``, ``scene_ids``; CRS
-        written through rioxarray.
+        ``relative_orbit``, ``orbit_state``, ``platform``, ``scene_ids`` (GRD
+        also ``quantity``, ``ipf_version``); CRS written through rioxarray.
     """
     if not scenes:
         raise GridError("no scenes to stack")
     if chunk_px % size_multiple:
         raise GridError(f"chunk_px {chunk_px} must be a multiple of size_multiple {size_multiple}")
-    require_analysis_ready(scenes, bands)
-    grid = (grid or _default_grid(scenes, bbox, resolution)).snapped(size_multiple)
-    overlapping = sorted((_normalised(i) for i in scenes if _overlaps(i, grid)), key=item_time)
+    grd = _refuse_mixed(scenes)
+    if grd:
+        grid = (grid or default_grd_grid(scenes, bbox, resolution)).snapped(size_multiple)
+        overlapping = sorted((i for i in scenes if _grd_overlaps(i, grid)), key=item_time)
+    else:
+        require_analysis_ready(scenes, bands)
+        grid = (grid or _default_grid(scenes, bbox, resolution)).snapped(size_multiple)
+        overlapping = sorted((_normalised(i) for i in scenes if _overlaps(i, grid)), key=item_time)
     if not overlapping:
         raise GridError(
             f"none of the {len(scenes)} scenes overlaps the output grid {list(grid.bounds)} "
@@ -285,20 +323,29 @@ def build_cube(
     for item in overlapping:
         grouped.setdefault(pass_key(item), []).append(item)
     passes = list(grouped.values())  # in time order of each pass's first slice
-    cube = _mosaic_of_passes(passes, bands, grid, chunk_px)
+    if grd:
+        cube = build_grd_cube(
+            passes, bands, grid, chunk_px, GDAL_HTTP_SETTINGS, thermal_noise, border_noise
+        )
+    else:
+        cube = _mosaic_of_passes(passes, bands, grid, chunk_px)
     cube.name = "backscatter"
     cube.attrs = {
-        "long_name": "backscatter (linear power)",
+        "long_name": f"backscatter {GRD_QUANTITY + ' ' if grd else ''}(linear power)",
         "units": "1",
         "grid_epsg": grid.epsg,
         "grid_resolution": grid.resolution,
         "grid_bounds": list(grid.bounds),
     }
+    if grd:
+        cube.attrs["quantity"] = GRD_QUANTITY
+        cube.attrs["geocoding"] = "ellipsoid, GCP thin-plate spline"
     cube = cube.rio.write_crs(f"EPSG:{grid.epsg}")
     log.info(
-        "cube %s from %d scenes: %d time steps on EPSG:%d",
+        "cube %s from %d %sscenes: %d time steps on EPSG:%d",
         dict(cube.sizes),
         len(overlapping),
+        "GRD " if grd else "",
         cube.sizes["time"],
         grid.epsg,
     )

@@ -27,7 +27,7 @@ def default_sample_catalog(spec: SampleSpec | None = None, cache_dir: Path | Non
     """
     spec = spec or SampleSpec()
     root = (cache_dir or cache_root()) / f"sample-{spec.key()}"
-    catalog = SampleCatalog(root)
+    catalog = SampleCatalog(root, spec.source)
     if catalog.manifest.exists():
         return catalog.items
     root.parent.mkdir(parents=True, exist_ok=True)

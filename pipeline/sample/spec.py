@@ -41,6 +41,9 @@ class SampleSpec:
     slice_overlap_px: int = 64
     block_px: int = 1024
     workers: int = 2
+    #: ``rtc``: gamma0 COGs on the map grid (Planetary Computer ``sentinel-1-rtc``);
+    #: ``grd``: Level-1 GRD products in radar geometry (Earth Search ``sentinel-1-grd``).
+    source: str = "rtc"
 
     def acquisition_days(self) -> list[tuple[float, str]]:
         """``(day, platform)`` of every acquisition, in time order."""
@@ -51,8 +54,15 @@ class SampleSpec:
         ]
         return sorted(days)
 
+    def __post_init__(self) -> None:
+        if self.source not in ("rtc", "grd"):
+            raise ValueError(f"sample source {self.source!r}: use 'rtc' or 'grd'")
+
     def key(self) -> str:
-        text = json.dumps({"spec": asdict(self), "format": SAMPLE_FORMAT}, sort_keys=True)
+        fields = asdict(self)
+        if fields["source"] == "rtc":  # the key of RTC samples made before GRD existed
+            del fields["source"]
+        text = json.dumps({"spec": fields, "format": SAMPLE_FORMAT}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -61,15 +71,20 @@ class SampleCatalog:
     """Paths of a written sample catalog."""
 
     root: Path
+    source: str = "rtc"
+
+    @property
+    def collection_id(self) -> str:
+        return f"sentinel-1-{self.source}"
 
     @property
     def items(self) -> Path:
         """ItemCollection of the backscatter scenes (give this to ``search_scenes``)."""
-        return self.root / "sentinel-1-rtc" / "items.json"
+        return self.root / self.collection_id / "items.json"
 
     @property
     def collection(self) -> Path:
-        return self.root / "sentinel-1-rtc" / "collection.json"
+        return self.root / self.collection_id / "collection.json"
 
     @property
     def truth_items(self) -> Path:

@@ -27,6 +27,8 @@ from cohcube.model.errors import OccupiedPathError
 
 from .files import write_cog, write_json
 from .simulate import SimulatedSample, simulate_sample
+from .grd_documents import ProductHeader
+from .grd_scenes import RadarGeometry, grd_item, radar_image, write_grd_product
 from .spec import SAMPLE_FORMAT, SampleCatalog, SampleSpec
 from .stac_documents import GAMMA0_NODATA, RASTER, collection_document, iso_time, rtc_item
 from .truth_writer import write_truth
@@ -92,6 +94,57 @@ def _write_scenes(
     return items, acquired
 
 
+def _write_grd_scenes(
+    out_dir: Path, spec: SampleSpec, sample: SimulatedSample
+) -> tuple[list[dict[str, Any]], list[tuple[float, str, str]]]:
+    """Every acquisition as two overlapping GRD slices (radar geometry) and Earth Search items."""
+    grid_transform = Affine(spec.pixel_m, 0, spec.origin[0], 0, -spec.pixel_m, spec.origin[1])
+    shape = (spec.size_px, spec.size_px)
+    geometry = RadarGeometry.covering(grid_transform, shape, spec.orbit_state, spec.pixel_m)
+    start = dt.datetime.fromisoformat(spec.start.replace("Z", "+00:00"))
+    lines = geometry.shape[0]
+    half, lap = lines // 2, spec.slice_overlap_px // 2
+    slices = [(0, half + lap), (half - lap, lines)]
+    items: list[dict[str, Any]] = []
+    acquired: list[tuple[float, str, str]] = []
+    for (day, platform), intensity in zip(spec.acquisition_days(), sample.backscatter, strict=True):
+        when = start + dt.timedelta(days=day)
+        cycle = int(day // spec.repeat_days)
+        absolute = (62_000 if platform.endswith("A") else 1_500) + 175 * cycle + spec.relative_orbit
+        for part, (l0, l1) in enumerate(slices):
+            slice_time = when + dt.timedelta(seconds=20 * part)  # line 0 is acquired first
+            item_id = _scene_id(platform, slice_time, absolute, spec.seed, part)[: -len("_rtc")]
+            image = radar_image(intensity, grid_transform, geometry, l0, l1 - l0)
+            gcps = geometry.gcps(spec.epsg, l0, l1 - l0)
+            header = ProductHeader(
+                mission=f"S1{platform[-1]}",
+                polarisation="VV",
+                start=slice_time - dt.timedelta(seconds=12),
+                stop=slice_time + dt.timedelta(seconds=13),
+                absolute_orbit=absolute,
+                image_number="001",
+            )
+            files = write_grd_product(
+                out_dir / "sentinel-1-grd" / item_id, header, spec.orbit_state, image, gcps,
+                spec.pixel_m,
+            )
+            items.append(
+                grd_item(
+                    product_id=item_id,
+                    when=slice_time,
+                    platform=platform,
+                    relative_orbit=spec.relative_orbit,
+                    absolute_orbit=absolute,
+                    orbit_state=spec.orbit_state,
+                    gcps=gcps,
+                    shape=image.shape[1:],
+                    files={k: v.resolve() for k, v in files.items()},
+                )
+            )
+        acquired.append((day, iso_time(when), platform))
+    return items, acquired
+
+
 def write_sample_catalog(out_dir: Path, spec: SampleSpec | None = None) -> SampleCatalog:
     """Simulate and write the sample catalog into ``out_dir`` (created; must be empty).
 
@@ -102,16 +155,22 @@ def write_sample_catalog(out_dir: Path, spec: SampleSpec | None = None) -> Sampl
     started = time.perf_counter()
     if out_dir.exists() and any(out_dir.iterdir()):
         raise OccupiedPathError(f"{out_dir} is not empty; the sample catalog needs an empty folder")
-    catalog = SampleCatalog(out_dir)
+    catalog = SampleCatalog(out_dir, spec.source)
     sample = simulate_sample(spec)
     crs = CRS.from_epsg(spec.epsg)
-    items, acquired = _write_scenes(out_dir, spec, sample, crs)
+    if spec.source == "grd":
+        items, acquired = _write_grd_scenes(out_dir, spec, sample)
+    else:
+        items, acquired = _write_scenes(out_dir, spec, sample, crs)
     write_json(catalog.items, {"type": "FeatureCollection", "features": items})
     write_json(
         catalog.collection,
         collection_document(
-            "sentinel-1-rtc",
-            "cohcube sample: simulated Sentinel-1 IW gamma0 (linear power), "
+            catalog.collection_id,
+            "cohcube sample: simulated Sentinel-1 IW Level-1 GRD products (uint16 DNs, GCPs, "
+            "calibration and noise XMLs), shaped like Earth Search sentinel-1-grd"
+            if spec.source == "grd"
+            else "cohcube sample: simulated Sentinel-1 IW gamma0 (linear power), "
             "shaped like Planetary Computer sentinel-1-rtc",
             items,
         ),
