@@ -248,8 +248,10 @@ def _refuse_mixed(scenes: Sequence[pystac.Item]) -> bool:
     """Whether the scenes are GRD (True) or analysis-ready (False); refuse a mix of both."""
     grd = [is_grd_item(i) for i in scenes]
     if any(grd) and not all(grd):
-        grd_collections = sorted({str(i.collection_id) for i, g in zip(scenes, grd) if g})
-        other = sorted({str(i.collection_id) for i, g in zip(scenes, grd) if not g})
+        grd_collections = sorted(
+            {str(i.collection_id) for i, g in zip(scenes, grd, strict=True) if g}
+        )
+        other = sorted({str(i.collection_id) for i, g in zip(scenes, grd, strict=True) if not g})
         raise NotAnalysisReadyError(
             f"the scenes mix Level-1 GRD products (sigma0, from {', '.join(grd_collections)}) "
             f"with analysis-ready backscatter (gamma0, from {', '.join(other)}); one cube holds "

@@ -26,7 +26,7 @@ import pystac
 import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from ..asset_policy import redacted
+from ..asset_policy import redacted, redacted_message
 from ..errors import AssetReadError, NotAnalysisReadyError
 
 _GRD_ID = re.compile(r"_GRD[HMF]?_")
@@ -44,10 +44,23 @@ def product_type(item: pystac.Item) -> str | None:
 def is_grd_item(item: pystac.Item) -> bool:
     """Whether an item is a Level-1 GRD product (radar geometry, DNs, GCPs).
 
-    ``product:type`` values such as ``IW_GRDH_1S`` (CDSE) count as GRD too.
+    The product type alone does not tell: RTC items made from GRD (Planetary
+    Computer ``sentinel-1-rtc``) say ``sar:product_type: GRD`` too. A Level-1
+    item also carries its calibration documents, or comes from a ``*-grd``
+    collection; ``product:type`` values such as ``IW_GRDH_1S`` (CDSE) count.
     """
     kind = product_type(item) or ""
-    return kind == "GRD" or bool(re.match(r"^[A-Z0-9]{2}_GRD[HMF]?(_|$)", kind))
+    if not (kind == "GRD" or re.match(r"^[A-Z0-9]{2}_GRD[HMF]?(_|$)", kind)):
+        return False
+    collection = (item.collection_id or "").lower()
+    if "rtc" in collection:
+        return False
+    has_calibration = any(
+        key.lower().startswith(("schema-calibration", "schema_calibration"))
+        or "/annotation/calibration/" in (asset.href or "")
+        for key, asset in item.assets.items()
+    )
+    return has_calibration or "grd" in collection
 
 
 @dataclass(frozen=True)
@@ -189,13 +202,15 @@ def read_document(href: str, requester_pays: bool = False, timeout_s: float = 20
         if scheme == "s3":
             return _read_s3(href, requester_pays)
     except (OSError, requests.RequestException) as error:
-        raise AssetReadError(f"cannot read {redacted(href)}: {error}") from None
+        raise AssetReadError(
+            f"cannot read {redacted(href)}: {redacted_message(str(error))}"
+        ) from None
     raise AssetReadError(f"cannot read {redacted(href)}: unsupported scheme {scheme!r}")
 
 
 def _read_s3(href: str, requester_pays: bool) -> bytes:
     try:
-        import s3fs  # type: ignore[import-untyped]  # optional: the 'grd-s3' extra
+        import s3fs  # type: ignore[import-not-found, import-untyped, unused-ignore]  # the s3 extra
     except ImportError:
         raise AssetReadError(
             f"{redacted(href)} is on S3; reading GRD metadata from S3 needs s3fs: "

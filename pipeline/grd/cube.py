@@ -77,7 +77,7 @@ def _block(
 ) -> np.ndarray:
     assert block_info is not None
     (t0, _), (b0, b1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
-    transform = grid.transform * Affine.translation(x0, y0)
+    transform = grid.transform @ Affine.translation(x0, y0)
     shape = (y1 - y0, x1 - x0)
     out = np.empty((1, b1 - b0, *shape), dtype=np.float32)
     for b in range(b0, b1):
@@ -132,10 +132,16 @@ def build_grd_cube(
             "x": left + res * (np.arange(nx) + 0.5),
             "relative_orbit": ("time", [g[0].properties.get("sat:relative_orbit") for g in passes]),
             "orbit_state": ("time", [g[0].properties.get("sat:orbit_state") for g in passes]),
-            "platform": ("time", [str(g[0].properties.get("platform", "")).lower() for g in passes]),
+            "platform": (
+                "time",
+                [str(g[0].properties.get("platform", "")).lower() for g in passes],
+            ),
             "scene_ids": ("time", [",".join(i.id for i in g) for g in passes]),
             "quantity": ("time", [GRD_QUANTITY] * len(passes)),
-            "ipf_version": ("time", [",".join(sorted({ipf[i.id] or "?" for i in g})) for g in passes]),
+            "ipf_version": (
+                "time",
+                [",".join(sorted({ipf[i.id] or "?" for i in g})) for g in passes],
+            ),
         },
     )
 

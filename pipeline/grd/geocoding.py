@@ -26,7 +26,8 @@ from affine import Affine
 from rasterio.warp import transform as transform_coords
 from scipy.interpolate import RBFInterpolator, RegularGridInterpolator
 
-from ..errors import InputDataError
+from cohcube.model.errors import InputDataError
+
 from .product_xml import GroundControlPoint
 
 #: Spacing of the lattice the spline is evaluated on, output pixels.
@@ -90,7 +91,7 @@ class GcpGeocoder:
     def radar_coordinates(
         self, x: np.ndarray, y: np.ndarray, height: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(line, pixel) of map points ``(x, y)`` (CRS units) at ``height`` (m, default the GCPs')."""
+        """(line, pixel) of map points ``(x, y)`` (CRS units) at ``height`` (m; default: GCPs')."""
         shape = np.shape(x)
         points = np.column_stack([np.ravel(x) - self.origin[0], np.ravel(y) - self.origin[1]])
         points = points / _SCALE_M
@@ -119,8 +120,8 @@ class GcpGeocoder:
         lattice_r = np.unique(np.append(np.arange(0, rows, LATTICE_PX), rows - 1)).astype(float)
         lattice_c = np.unique(np.append(np.arange(0, cols, LATTICE_PX), cols - 1)).astype(float)
         cc, rr = np.meshgrid(lattice_c + 0.5, lattice_r + 0.5)
-        x, y = transform @ (cc, rr)
-        x, y = np.asarray(x), np.asarray(y)
+        x = transform.c + transform.a * cc + transform.b * rr
+        y = transform.f + transform.d * cc + transform.e * rr
         base_h = self.gcp_height(x, y)
         coarse = [*self.radar_coordinates(x, y, base_h)]
         if height is not None and self.height_spline is not None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputDataError
+from cohcube.model.errors import InputDataError
 
 
 class ProductXmlError(InputDataError):
@@ -149,9 +149,7 @@ def _text(root: ET.Element, path: str, name: str) -> str:
     return (found.text or "").strip()
 
 
-def _lut_vectors(
-    vectors: list[ET.Element], value_tag: str, name: str, what: str
-) -> LutVectors:
+def _lut_vectors(vectors: list[ET.Element], value_tag: str, name: str, what: str) -> LutVectors:
     if not vectors:
         raise ProductXmlError(f"{name} holds no {what} vectors")
     lines, pixels, values = [], [], []

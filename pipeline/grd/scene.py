@@ -106,7 +106,11 @@ class GrdScene:
         dn = self._read_window(row0, row1, col0, col1)
         noise = meta.noise if self.thermal_noise else None
         sigma0 = sigma0_from_dn(dn, meta.calibration, noise, row0, col0)
-        if self.border_noise and meta.ipf_version and not ipf_at_least(meta.ipf_version, MODERN_IPF):
+        if (
+            self.border_noise
+            and meta.ipf_version
+            and not ipf_at_least(meta.ipf_version, MODERN_IPF)
+        ):
             _mask_border_noise(sigma0, row0, col0, (lines, samples))
         values = map_coordinates(
             sigma0,
@@ -120,7 +124,7 @@ class GrdScene:
 
     def _read_window(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
         href = self.assets.measurement
-        window = Window(col0, row0, col1 - col0, row1 - row0)  # type: ignore[call-arg]
+        window = Window(col0, row0, col1 - col0, row1 - row0)
         env = dict(self.gdal_env)
         if self.assets.requester_pays:
             env["AWS_REQUEST_PAYER"] = "requester"

@@ -18,8 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cohcube.pipeline.grd.product_xml import GroundControlPoint, LutVectors, NoiseVectors
-from cohcube.pipeline.grd.product_xml import AzimuthNoiseBlock
+from cohcube.pipeline.grd.product_xml import (
+    AzimuthNoiseBlock,
+    GroundControlPoint,
+    LutVectors,
+    NoiseVectors,
+)
 
 #: Spacing of LUT vectors along azimuth and of their samples along range, pixels.
 LUT_LINE_STEP = 400
@@ -94,7 +98,9 @@ def _time(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds")
 
 
-def _numbers(parent: ET.Element, tag: str, values: Sequence[float], integer: bool) -> None:
+def _numbers(
+    parent: ET.Element, tag: str, values: Sequence[float] | np.ndarray, integer: bool
+) -> None:
     element = ET.SubElement(parent, tag, count=str(len(values)))
     element.text = " ".join(str(int(v)) if integer else f"{v:.6e}" for v in values)
 
@@ -180,8 +186,8 @@ def annotation_document(
     for gcp in gcps:
         point = ET.SubElement(grid, "geolocationGridPoint")
         ET.SubElement(point, "azimuthTime").text = _line_time(header, gcp.line, shape[0])
-        ET.SubElement(point, "line").text = str(int(round(gcp.line)))
-        ET.SubElement(point, "pixel").text = str(int(round(gcp.pixel)))
+        ET.SubElement(point, "line").text = str(round(gcp.line))
+        ET.SubElement(point, "pixel").text = str(round(gcp.pixel))
         ET.SubElement(point, "latitude").text = f"{gcp.lat:.15e}"
         ET.SubElement(point, "longitude").text = f"{gcp.lon:.15e}"
         ET.SubElement(point, "height").text = f"{gcp.height_m:.15e}"
@@ -196,7 +202,7 @@ def manifest_document(ipf_version: str = SAMPLE_IPF) -> bytes:
         'xmlns:safe="http://www.esa.int/safe/sentinel-1.0" version="esa/safe/sentinel-1.0/'
         'sentinel-1/sar/level-1/standard/iw-dp">\n  <metadataSection>\n'
         '    <metadataObject ID="processing" classification="PROCESSING" category="PDI">\n'
-        "      <metadataWrap><xmlData><safe:processing name=\"SLC Processing\">\n"
+        '      <metadataWrap><xmlData><safe:processing name="SLC Processing">\n'
         '        <safe:facility name="Copernicus S1 Core Ground Segment - cohcube sample">\n'
         f'          <safe:software name="Sentinel-1 IPF" version="{ipf_version}"/>\n'
         "        </safe:facility>\n      </safe:processing></xmlData></metadataWrap>\n"

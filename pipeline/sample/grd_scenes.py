@@ -82,12 +82,12 @@ class RadarGeometry:
     def covering(
         cls, transform: Affine, shape: tuple[int, int], orbit_state: str, pixel_m: float
     ) -> RadarGeometry:
-        """A radar geometry whose image covers the map grid ``transform``/``shape`` with a margin."""
+        """A radar geometry whose image covers the map grid ``transform``/``shape``, with margin."""
         heading = -12.0 if orbit_state == "ascending" else 192.0
         probe = cls((transform.c, transform.f), heading, pixel_m, (1, 1))
         along, right = probe._axes()
         rows, cols = shape
-        corners = np.array([transform * (c, r) for r in (0, rows) for c in (0, cols)])
+        corners = np.array([transform @ (c, r) for r in (0, rows) for c in (0, cols)])
         rel = corners - np.array(probe.origin)
         a, s = rel @ along / pixel_m, rel @ right / pixel_m
         line0 = math.floor(a.min()) - MARGIN_PX - 4  # the bend moves far-range lines forward
@@ -98,7 +98,7 @@ class RadarGeometry:
         return cls((float(origin[0]), float(origin[1])), heading, pixel_m, (lines, samples))
 
     def gcps(self, epsg: int, line0: int, lines: int) -> list[GroundControlPoint]:
-        """A 10 x 21 geolocation grid over lines ``[line0, line0 + lines)``, slice-relative lines."""
+        """A 10 x 21 geolocation grid over lines ``[line0, line0 + lines)`` (slice-relative)."""
         grid_l, grid_p = np.meshgrid(
             np.linspace(0, lines - 1, GCP_LINES).round(),
             np.linspace(0, self.shape[1] - 1, GCP_PIXELS).round(),
@@ -149,11 +149,14 @@ def write_grd_product(
     _write(files["safe-manifest"], manifest_document())
     rio_gcps = [RioGcp(g.line, g.pixel, g.lon, g.lat, g.height_m) for g in gcps]
     for p, pol in enumerate(polarisations):
-        pol_header = ProductHeader(**{**header.__dict__, "polarisation": pol.upper(),
-                                      "image_number": f"{p + 1:03d}"})
+        pol_header = ProductHeader(
+            **{**header.__dict__, "polarisation": pol.upper(), "image_number": f"{p + 1:03d}"}
+        )
         gain, noise = sample_luts(shape, pol)
         name = f"iw-{pol}"
-        files[f"schema-calibration-{pol}"] = folder / f"annotation/calibration/calibration-{name}.xml"
+        files[f"schema-calibration-{pol}"] = (
+            folder / f"annotation/calibration/calibration-{name}.xml"
+        )
         files[f"schema-noise-{pol}"] = folder / f"annotation/calibration/noise-{name}.xml"
         files[f"schema-product-{pol}"] = folder / f"annotation/rfi/rfi-{name}.xml"
         files[f"annotation-{pol}"] = folder / f"annotation/{name}.xml"
@@ -170,8 +173,17 @@ def write_grd_product(
         dn[~np.isfinite(sigma0[p])] = 0
         files[pol].parent.mkdir(parents=True, exist_ok=True)
         with rasterio.open(
-            files[pol], "w", driver="GTiff", height=shape[0], width=shape[1], count=1,
-            dtype="uint16", tiled=True, blockxsize=512, blockysize=512, compress="deflate",
+            files[pol],
+            "w",
+            driver="GTiff",
+            height=shape[0],
+            width=shape[1],
+            count=1,
+            dtype="uint16",
+            tiled=True,
+            blockxsize=512,
+            blockysize=512,
+            compress="deflate",
         ) as dst:
             dst.write(dn, 1)
             dst.gcps = (rio_gcps, CRS.from_epsg(4326))
@@ -206,23 +218,33 @@ def grd_item(
     outline = [first[0], first[1], last[1], last[0], first[0]]
     start = when - dt.timedelta(seconds=12)
     assets: dict[str, Any] = {
-        "safe-manifest": {"href": str(files["safe-manifest"]), "type": "application/xml",
-                          "roles": ["metadata"]},
+        "safe-manifest": {
+            "href": str(files["safe-manifest"]),
+            "type": "application/xml",
+            "roles": ["metadata"],
+        },
     }
     for pol in polarisations:
         for kind in ("product", "calibration", "noise"):
             assets[f"schema-{kind}-{pol}"] = {
-                "href": str(files[f"schema-{kind}-{pol}"]), "type": "application/xml",
+                "href": str(files[f"schema-{kind}-{pol}"]),
+                "type": "application/xml",
                 "roles": ["metadata"],
             }
         assets[pol] = {
-            "href": str(files[pol]), "type": COG_TYPE, "roles": ["data"],
+            "href": str(files[pol]),
+            "type": COG_TYPE,
+            "roles": ["data"],
             "raster:bands": [{"nodata": 0, "data_type": "uint16"}],
         }
     return {
         "type": "Feature",
         "stac_version": "1.0.0",
-        "stac_extensions": [SAR, SAT, "https://stac-extensions.github.io/projection/v1.1.0/schema.json"],
+        "stac_extensions": [
+            SAR,
+            SAT,
+            "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+        ],
         "id": product_id,
         "collection": "sentinel-1-grd",
         "geometry": {"type": "Polygon", "coordinates": [[[g.lon, g.lat] for g in outline]]},
@@ -250,7 +272,12 @@ def grd_item(
             "proj:bbox": bbox,
             "proj:shape": list(shape),
             "proj:transform": [
-                (bbox[2] - bbox[0]) / shape[1], 0, bbox[0], 0, -(bbox[3] - bbox[1]) / shape[0], bbox[3]
+                (bbox[2] - bbox[0]) / shape[1],
+                0,
+                bbox[0],
+                0,
+                -(bbox[3] - bbox[1]) / shape[0],
+                bbox[3],
             ],
         },
         "links": [],

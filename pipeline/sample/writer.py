@@ -26,9 +26,9 @@ from rasterio.crs import CRS
 from cohcube.model.errors import OccupiedPathError
 
 from .files import write_cog, write_json
-from .simulate import SimulatedSample, simulate_sample
 from .grd_documents import ProductHeader
 from .grd_scenes import RadarGeometry, grd_item, radar_image, write_grd_product
+from .simulate import SimulatedSample, simulate_sample
 from .spec import SAMPLE_FORMAT, SampleCatalog, SampleSpec
 from .stac_documents import GAMMA0_NODATA, RASTER, collection_document, iso_time, rtc_item
 from .truth_writer import write_truth
@@ -125,7 +125,11 @@ def _write_grd_scenes(
                 image_number="001",
             )
             files = write_grd_product(
-                out_dir / "sentinel-1-grd" / item_id, header, spec.orbit_state, image, gcps,
+                out_dir / "sentinel-1-grd" / item_id,
+                header,
+                spec.orbit_state,
+                image,
+                gcps,
                 spec.pixel_m,
             )
             items.append(

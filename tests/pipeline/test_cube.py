@@ -14,7 +14,7 @@ from affine import Affine
 from support.served import ServedCatalog
 
 from cohcube.pipeline.cube import build_cube
-from cohcube.pipeline.errors import GridError, NotAnalysisReadyError
+from cohcube.pipeline.errors import AssetReadError, GridError, NotAnalysisReadyError
 from cohcube.pipeline.grid import CubeGrid
 from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, read_local_items, search_scenes
@@ -143,22 +143,25 @@ def _pc_grd_item() -> pystac.Item:
     )
 
 
-def test_gcp_only_grd_items_are_refused() -> None:
-    with pytest.raises(NotAnalysisReadyError, match="ground control points") as info:
+def test_grd_items_without_calibration_documents_are_refused() -> None:
+    # A sentinel-1-grd item goes to the GRD reader, which needs the calibration and noise XMLs.
+    with pytest.raises(NotAnalysisReadyError, match="no calibration or noise asset"):
         build_cube([_pc_grd_item()])
+    # Outside a GRD collection, without those documents, it is neither: refused as before.
+    unknown = _pc_grd_item()
+    unknown.collection_id = "my-archive"
+    with pytest.raises(NotAnalysisReadyError, match="ground control points") as info:
+        build_cube([unknown])
     assert "sentinel-1-rtc" in str(info.value)
 
 
 @pytest.mark.skipif(not SHARED.exists(), reason="shared reference data not available")
-def test_real_grd_items_are_refused() -> None:
+def test_real_grd_items_go_to_the_grd_reader() -> None:
+    # The recorded hrefs point at a temporary folder / requester-pays S3: the reader tries
+    # the product documents first and names the one it cannot read.
     pc = pystac.Item.from_file(str(SHARED / "planetary-computer-sentinel-1-grd-item.json"))
-    with pytest.raises(NotAnalysisReadyError, match="ground control points"):
-        build_cube([pc])
-    earth_search = pystac.ItemCollection.from_file(
-        str(SHARED / "earth-search-sentinel-1-grd-items.json")
-    )
-    with pytest.raises(NotAnalysisReadyError, match="uint16 digital numbers"):
-        build_cube(list(earth_search), bands=("hh",))
+    with pytest.raises(AssetReadError, match=r"annotation/iw-vv\.xml"):
+        build_cube([pc], bands=("vv",))
 
 
 def test_mixed_crs_without_grid_is_refused(small_sample: SampleCatalog) -> None:

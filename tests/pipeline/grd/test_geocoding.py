@@ -27,7 +27,9 @@ def scene_gcps() -> list[GroundControlPoint]:
 
 def held_out_residuals_m(gcps: list[GroundControlPoint], use_height: bool) -> np.ndarray:
     """Ground distance between each GCP and where the spline fitted on the others puts it."""
-    xs, ys = transform_coords("EPSG:4326", f"EPSG:{UTM_43N}", [g.lon for g in gcps], [g.lat for g in gcps])
+    xs, ys = transform_coords(
+        "EPSG:4326", f"EPSG:{UTM_43N}", [g.lon for g in gcps], [g.lat for g in gcps]
+    )
     truth = np.column_stack([xs, ys])
     radar = np.array([[g.line, g.pixel, g.height_m] for g in gcps])
     # Radar -> ground through every GCP: converts a radar-coordinate error into metres.
@@ -67,7 +69,8 @@ def test_radar_grid_agrees_with_pointwise_spline() -> None:
     x, y = transform @ (cols, rows)
     exact = geocoder.radar_coordinates(np.asarray(x), np.asarray(y))
     # The lattice refinement is far below a GRD pixel (this scene's pixels are ~200 m).
-    assert np.abs(line - exact[0]).max() < 0.01 and np.abs(pixel - exact[1]).max() < 0.01
+    assert np.abs(line - exact[0]).max() < 0.01
+    assert np.abs(pixel - exact[1]).max() < 0.01
 
 
 def test_too_few_gcps_are_refused() -> None:

@@ -41,7 +41,9 @@ def test_real_documents_parse(product: RealProduct) -> None:
     assert all(0 <= g.line <= lines and 0 <= g.pixel <= samples for g in annotation.gcps)
     assert np.all(np.diff(calibration.lines) > 0)
     # Every vector keeps its own length; values are sigmaNought gains of a few hundred.
-    assert all(p.size == v.size for p, v in zip(calibration.pixels, calibration.values))
+    assert all(
+        p.size == v.size for p, v in zip(calibration.pixels, calibration.values, strict=True)
+    )
     assert 100 < float(np.median(calibration.values[0])) < 1000
     for block in noise.azimuth:
         assert block.first_sample <= block.last_sample < samples
@@ -73,11 +75,13 @@ def test_irregular_noise_vectors_are_kept_as_given() -> None:
 def test_bad_documents_are_refused_in_one_line(document: bytes, message: str) -> None:
     with pytest.raises(ProductXmlError, match=message) as error:
         parse_calibration(document, "calibration-iw-vv.xml")
-    assert "calibration-iw-vv.xml" in str(error.value) and "\n" not in str(error.value)
+    assert "calibration-iw-vv.xml" in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 def test_ipf_versions_compare_numerically() -> None:
     assert not ipf_at_least("002.36", (2, 90))
-    assert ipf_at_least("002.91", (2, 90)) and ipf_at_least("003.40", (2, 90))
+    assert ipf_at_least("002.91", (2, 90))
+    assert ipf_at_least("003.40", (2, 90))
     with pytest.raises(ProductXmlError, match="names no Sentinel-1 IPF version"):
         parse_ipf_version(b"<xfdu/>")

@@ -7,19 +7,27 @@ import pytest
 from conftest import PRODUCTS, RealProduct, needs_shared, product_params
 from scipy.interpolate import interp1d
 
-from cohcube.pipeline.grd.product_xml import LutVectors, NoiseVectors, parse_calibration, parse_noise
-from cohcube.pipeline.grd.product_xml import parse_annotation
+from cohcube.pipeline.grd.product_xml import (
+    LutVectors,
+    NoiseVectors,
+    parse_annotation,
+    parse_calibration,
+    parse_noise,
+)
 from cohcube.pipeline.grd.radiometry import interpolate_lut, noise_power, sigma0_from_dn
 
 
 def reference_lut(vectors: LutVectors, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Bilinear LUT by scipy, pixel by pixel of each vector then line by line (clamped)."""
     along = np.stack(
-        [interp1d(p, v, bounds_error=False, fill_value=(v[0], v[-1]))(cols)
-         for p, v in zip(vectors.pixels, vectors.values)]
+        [
+            interp1d(p, v, bounds_error=False, fill_value=(v[0], v[-1]))(cols)
+            for p, v in zip(vectors.pixels, vectors.values, strict=True)
+        ]
     )
-    across = interp1d(vectors.lines, along, axis=0, bounds_error=False,
-                      fill_value=(along[0], along[-1]))
+    across = interp1d(
+        vectors.lines, along, axis=0, bounds_error=False, fill_value=(along[0], along[-1])
+    )
     return across(rows)
 
 
@@ -105,12 +113,18 @@ def test_stripmap_without_azimuth_vectors_uses_factor_one() -> None:
     noise = parse_noise(product.noise.read_bytes())
     assert noise.azimuth == ()
     rows, cols = np.arange(100, 110.0), np.arange(0, 8000.0, 100)
-    np.testing.assert_allclose(noise_power(noise, rows, cols), interpolate_lut(noise.range, rows, cols))
+    np.testing.assert_allclose(
+        noise_power(noise, rows, cols), interpolate_lut(noise.range, rows, cols)
+    )
 
 
 def test_dn_zero_is_nodata() -> None:
-    lut = LutVectors(np.array([0.0, 10.0]), (np.array([0.0, 10.0]),) * 2, (np.array([500.0, 500.0]),) * 2)
-    noise = NoiseVectors(LutVectors(lut.lines, lut.pixels, (np.array([100.0, 100.0]),) * 2), (), True)
+    lut = LutVectors(
+        np.array([0.0, 10.0]), (np.array([0.0, 10.0]),) * 2, (np.array([500.0, 500.0]),) * 2
+    )
+    noise = NoiseVectors(
+        LutVectors(lut.lines, lut.pixels, (np.array([100.0, 100.0]),) * 2), (), True
+    )
     dn = np.array([[0, 5], [50, 500]], dtype=np.uint16)
     sigma0 = sigma0_from_dn(dn, lut, noise, 0, 0)
     assert np.isnan(sigma0[0, 0])
