@@ -103,6 +103,15 @@ class GridConfig(_Section):
     )
 
 
+class GrdConfig(_Section):
+    thermal_noise: bool = Field(
+        True, description="Level-1 GRD scenes: remove the thermal noise (noise LUTs)."
+    )
+    border_noise: bool = Field(
+        False, description="Level-1 GRD scenes of IPF < 2.9: mask the border-noise strips."
+    )
+
+
 class OutputConfig(_Section):
     store: str = Field(description="Output Zarr store: local path or fsspec URL.")
 
@@ -146,6 +155,10 @@ class ProcessConfig(BaseSettings):
     pairs: PairConfig = Field(default_factory=PairConfig, description="Pair policy.")
     grid: GridConfig = Field(default_factory=GridConfig, description="Output tile grid.")
     cluster: ClusterConfig = Field(default_factory=ClusterConfig, description="Dask cluster.")
+    grd: GrdConfig = Field(
+        default_factory=GrdConfig,
+        description="Calibration of Level-1 GRD collections (sentinel-1-grd); RTC ignores it.",
+    )
     model: Path | None = Field(None, description="Model card or .pt; none = the shipped model.")
     on_unreadable: Literal["stop", "skip"] = Field(
         "stop",

@@ -38,7 +38,7 @@ from cohcube.pipeline.store.zarr_cube import (
     write_coherence,
 )
 
-from .job_config import PairConfig
+from .job_config import GrdConfig, PairConfig
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,21 @@ def stack_pairs(
     *,
     chunk_px: int,
     grid: CubeGrid | None = None,
+    grd: GrdConfig | None = None,
 ) -> tuple[xr.DataArray, pd.DataFrame]:
-    """The lazy backscatter cube of ``scenes`` on ``grid`` and its pairs under ``pairs``."""
+    """The lazy backscatter cube of ``scenes`` on ``grid`` and its pairs under ``pairs``.
+
+    Level-1 GRD scenes are calibrated as ``grd`` says (default: thermal noise removed).
+    """
+    grd = grd or GrdConfig()
     cube = build_cube(
-        scenes, bands, grid=grid, size_multiple=model.size_multiple, chunk_px=chunk_px
+        scenes,
+        bands,
+        grid=grid,
+        size_multiple=model.size_multiple,
+        chunk_px=chunk_px,
+        thermal_noise=grd.thermal_noise,
+        border_noise=grd.border_noise,
     )
     table = select_pairs(
         cube,

@@ -210,6 +210,17 @@ def predict_coherence(
     card_path = card_path_for(model)
     card = read_card(card_path)
     contract = card.input
+    quantity = str(cube.attrs.get("quantity", contract.quantity))
+    if quantity != contract.quantity:
+        log.warning(
+            "model %s was trained on %s but the cube holds %s; its coherence will be biased "
+            "where the two differ (terrain slopes): use a model trained on %s (e.g. the "
+            "paper's imported weights for GRD sigma0) or an RTC collection",
+            card.name,
+            contract.quantity,
+            quantity,
+            quantity,
+        )
     multiple = contract.size_multiple
     halo = card.tiling.recommended_halo_px if halo is None else halo
     halo = math.ceil(halo / multiple) * multiple
@@ -242,6 +253,7 @@ def predict_coherence(
             f"-> [0, 1]; channels {list(contract.channel_order)}"
         ),
         "polarizations": list(contract.polarizations),
+        "input_quantity": quantity,
         "halo_px": halo,
         "coherence_sigma": "calibrated"
         if card.output.calibrated_sigma

@@ -12,6 +12,8 @@ from cohcube.pipeline.sample import SampleCatalog, SampleSpec, write_sample_cata
 
 #: The default sample's time structure on a smaller region (fast to simulate).
 SMALL_SPEC = SampleSpec(size_px=512, block_px=256, workers=1, slice_overlap_px=32)
+#: The same acquisitions as Level-1 GRD products (Earth Search-shaped items).
+SMALL_GRD_SPEC = SampleSpec(size_px=512, block_px=256, workers=1, slice_overlap_px=32, source="grd")
 
 TINY = {
     "seed": 5,
@@ -54,6 +56,11 @@ def tiny_artefact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 @pytest.fixture(scope="session")
 def small_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleCatalog:
     return write_sample_catalog(tmp_path_factory.mktemp("sample") / "catalog", SMALL_SPEC)
+
+
+@pytest.fixture(scope="session")
+def small_grd_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleCatalog:
+    return write_sample_catalog(tmp_path_factory.mktemp("grd-sample") / "catalog", SMALL_GRD_SPEC)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ import rasterio
 from affine import Affine
 from rasterio.control import GroundControlPoint as RioGcp
 from rasterio.crs import CRS
+from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import transform as transform_coords
 from scipy.ndimage import map_coordinates
 
@@ -172,21 +174,23 @@ def write_grd_product(
         dn = np.clip(np.round(dn), 1, 65535).astype(np.uint16)
         dn[~np.isfinite(sigma0[p])] = 0
         files[pol].parent.mkdir(parents=True, exist_ok=True)
-        with rasterio.open(
-            files[pol],
-            "w",
-            driver="GTiff",
-            height=shape[0],
-            width=shape[1],
-            count=1,
-            dtype="uint16",
-            tiled=True,
-            blockxsize=512,
-            blockysize=512,
-            compress="deflate",
-        ) as dst:
-            dst.write(dn, 1)
-            dst.gcps = (rio_gcps, CRS.from_epsg(4326))
+        profile = {
+            "driver": "GTiff",
+            "height": shape[0],
+            "width": shape[1],
+            "count": 1,
+            "dtype": "uint16",
+            "tiled": True,
+            "blockxsize": 512,
+            "blockysize": 512,
+            "compress": "deflate",
+        }
+        with warnings.catch_warnings():
+            # GCPs are set after opening, so GDAL briefly sees a raster without georeference.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            with rasterio.open(files[pol], "w", **profile) as dst:
+                dst.write(dn, 1)
+                dst.gcps = (rio_gcps, CRS.from_epsg(4326))
     return files
 
 
