@@ -26,6 +26,7 @@ from cohcube.model.physics.estimators import intensity_coherence
 from cohcube.model.physics.radiometry import linear_to_db
 from cohcube.pipeline.changes import detect_changes
 from cohcube.pipeline.clusters import dask_client
+from cohcube.pipeline.grid import CubeGrid
 from cohcube.pipeline.sample import (
     SampleCatalog,
     SampleSpec,
@@ -87,13 +88,23 @@ def run_demo(
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    catalog = SampleCatalog(default_sample_catalog(sample).parents[1])
+    catalog = SampleCatalog(
+        default_sample_catalog(sample).parents[1], sample.source if sample else "rtc"
+    )
     timings["sample_catalog_s"] = time.perf_counter() - start
     chosen = choose_model(model)
     layout = StoreLayout()
     step = time.perf_counter()
-    scenes = search_scenes(catalog.items, SceneQuery())
-    cube, pairs = stack_pairs(scenes, ("vv", "vh"), chosen, PairConfig(), chunk_px=layout.shard_px)
+    collection = catalog.collection_id
+    scenes = search_scenes(catalog.items, SceneQuery(collection=collection))
+    spec = sample or SampleSpec()
+    left, top = spec.origin
+    side = spec.size_px * spec.pixel_m
+    # The sample's map grid (GRD scenes' footprints are rotated radar swaths, wider than it).
+    grid = CubeGrid(spec.epsg, spec.pixel_m, (left, top - side, left + side, top))
+    cube, pairs = stack_pairs(
+        scenes, ("vv", "vh"), chosen, PairConfig(), chunk_px=layout.shard_px, grid=grid
+    )
     timings["search_and_cube_s"] = time.perf_counter() - step
     log.info(
         "%d scenes -> %d acquisitions -> %d 12-day pairs",
@@ -110,7 +121,7 @@ def run_demo(
             chosen,
             str(store),
             layout,
-            attrs={"input_collection": "sentinel-1-rtc (cohcube sample)"},
+            attrs={"input_collection": f"{collection} (cohcube sample)"},
             pair_batch=2,
         )
     timings["inference_and_write_s"] = time.perf_counter() - step

@@ -20,6 +20,13 @@ def demo(
     model: Annotated[Path | None, typer.Option(help="Model card or .pt (default shipped).")] = None,
     sample_size: Annotated[int, typer.Option(help="Sample region side in 10 m pixels.")] = 2048,
     cluster: Annotated[str, typer.Option(help="local, cuda or tcp://scheduler.")] = "local",
+    source: Annotated[
+        str,
+        typer.Option(
+            help="Sample scenes as 'rtc' (gamma0 COGs on a map grid) or 'grd' (Level-1 GRD: "
+            "DNs in radar geometry with GCPs and calibration/noise XMLs)."
+        ),
+    ] = "rtc",
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -29,8 +36,11 @@ def demo(
 
     from .demo import run_demo
 
+    if source not in ("rtc", "grd"):
+        raise typer.BadParameter(f"{source!r}: use 'rtc' or 'grd'", param_hint="--source")
     with user_errors():
-        result = run_demo(out, model=model, sample=SampleSpec(size_px=sample_size), cluster=cluster)
+        spec = SampleSpec(size_px=sample_size, source=source)
+        result = run_demo(out, model=model, sample=spec, cluster=cluster)
     summary = result.summary
     typer.echo(
         f"pairs processed      {summary['pairs_processed']} "

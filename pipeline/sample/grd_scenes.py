@@ -115,10 +115,20 @@ class RadarGeometry:
 
 
 def radar_image(
-    sigma0: np.ndarray, transform: Affine, geometry: RadarGeometry, line0: int, lines: int
+    sigma0: np.ndarray,
+    transform: Affine,
+    geometry: RadarGeometry,
+    line0: int,
+    lines: int,
+    order: int = 0,
 ) -> np.ndarray:
     """sigma0 of ``(bands, rows, cols)`` map rasters resampled onto radar lines
-    ``[line0, line0 + lines)``: ``(bands, lines, samples)``, NaN off the map."""
+    ``[line0, line0 + lines)``: ``(bands, lines, samples)``, NaN off the map.
+
+    ``order`` 0 (nearest, the sample's choice) keeps speckle statistics as the
+    simulator made them, so the only smoothing a GRD cube shows is its own
+    geocoding's, as with real products; 1 (bilinear) suits smooth test fields.
+    """
     line, pixel = np.meshgrid(
         np.arange(line0, line0 + lines, dtype=np.float64),
         np.arange(geometry.shape[1], dtype=np.float64),
@@ -128,7 +138,10 @@ def radar_image(
     col, row = ~transform @ (x, y)
     coords = [np.asarray(row) - 0.5, np.asarray(col) - 0.5]
     return np.stack(
-        [map_coordinates(band, coords, order=1, cval=np.nan, prefilter=False) for band in sigma0]
+        [
+            map_coordinates(band, coords, order=order, cval=np.nan, prefilter=False)
+            for band in sigma0
+        ]
     )
 
 

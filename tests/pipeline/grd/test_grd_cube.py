@@ -40,7 +40,7 @@ def smooth_sigma0() -> np.ndarray:
 
 def write_scene(folder: Path, sigma0: np.ndarray, orbit_state: str = "ascending") -> pystac.Item:
     geometry = RadarGeometry.covering(MAP, (N, N), orbit_state, 10.0)
-    image = radar_image(sigma0, MAP, geometry, 0, geometry.shape[0])
+    image = radar_image(sigma0, MAP, geometry, 0, geometry.shape[0], order=1)
     gcps = geometry.gcps(EPSG, 0, geometry.shape[0])
     header = ProductHeader("S1A", "VV", WHEN, WHEN + dt.timedelta(seconds=25), 62_000, "001")
     with warnings.catch_warnings():
