@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 import rasterio
 from affine import Affine
-from rasterio.windows import Window
 from scipy.ndimage import map_coordinates
 
 from ..asset_policy import redacted, redacted_message
 from ..asset_reader import is_transient, read_retrying
 from ..errors import AssetReadError, NotAnalysisReadyError
 from .assets import GrdAssets, read_document
+from .blocks import read_window
 from .geocoding import GcpGeocoder
 from .product_xml import (
     LutVectors,
@@ -124,15 +124,15 @@ class GrdScene:
 
     def _read_window(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
         href = self.assets.measurement
-        window = Window(col0, row0, col1 - col0, row1 - row0)
         env = dict(self.gdal_env)
         if self.assets.requester_pays:
             env["AWS_REQUEST_PAYER"] = "requester"
         try:
             for attempt in read_retrying():
-                with attempt, rasterio.Env(**env), rasterio.open(href) as dataset:
-                    data: np.ndarray = dataset.read(1, window=window)
-                    return data
+                with attempt, rasterio.Env(**env):
+                    return read_window(
+                        href, (row0, row1), (col0, col1), lambda: rasterio.open(href)
+                    )
         except Exception as error:
             kind = "transient" if is_transient(error) else "permanent"
             raise AssetReadError(

@@ -18,7 +18,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import rasterio
@@ -120,7 +120,7 @@ def radar_image(
     geometry: RadarGeometry,
     line0: int,
     lines: int,
-    order: int = 0,
+    order: Literal[0, 1] = 0,
 ) -> np.ndarray:
     """sigma0 of ``(bands, rows, cols)`` map rasters resampled onto radar lines
     ``[line0, line0 + lines)``: ``(bands, lines, samples)``, NaN off the map.

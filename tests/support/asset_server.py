@@ -9,7 +9,8 @@ for 20 s), ``truncate=N`` (half the promised bytes, then close).
 ``missing=NAME`` answers 404 for files whose name contains NAME;
 ``corrupt=NAME`` serves garbage for them. ``KIND_limit=K`` injects fault
 KIND at most K times (``stall_limit=1``: one stall). ``/__faults`` answers the
-faults injected so far (JSON). Started and stopped (by PID) by
+faults injected so far (JSON); ``/__bytes`` the bytes served so far per file
+extension (JSON, e.g. ``{"tiff": 123, "xml": 45}``). Started and stopped (by PID) by
 the test fixtures.
 """
 
@@ -36,6 +37,7 @@ MISSING: list[str] = []
 CORRUPT: list[str] = []
 LIMITS: dict[str, int] = {}
 INJECTED: dict[str, int] = {}
+SERVED: dict[str, int] = {}
 _COUNTER = itertools.count(1)
 _LOCK = threading.Lock()
 
@@ -62,6 +64,14 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         if self.path == "/__faults":
             with _LOCK:
                 report = json.dumps(INJECTED).encode()
+            self.send_response(HTTPStatus.OK)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(report)))
+            self.end_headers()
+            return io.BytesIO(report)
+        if self.path == "/__bytes":
+            with _LOCK:
+                report = json.dumps(SERVED).encode()
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(report)))
@@ -98,7 +108,10 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         size = os.path.getsize(path)
         match = RANGE.match(self.headers.get("Range", ""))
         handle = open(path, "rb")  # noqa: SIM115 - closed by the base class after copying
+        extension = name.rsplit(".", 1)[-1]
         if not match:
+            if self.command == "GET":  # a HEAD answers the headers only
+                _count(extension, size)
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", self.guess_type(path))
             self.send_header("Content-Length", str(size))
@@ -117,6 +130,8 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
             self.end_headers()
             return None
         handle.seek(start)
+        if self.command == "GET":
+            _count(extension, end - start + 1)
         self.send_response(HTTPStatus.PARTIAL_CONTENT)
         self.send_header("Content-Type", self.guess_type(path))
         self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
@@ -142,6 +157,11 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         self.wfile.write(data)
         self.close_connection = True
         return None
+
+
+def _count(extension: str, size: int) -> None:
+    with _LOCK:
+        SERVED[extension] = SERVED.get(extension, 0) + size
 
 
 class _Limited:
