@@ -110,6 +110,21 @@ class GrdConfig(_Section):
     border_noise: bool = Field(
         False, description="Level-1 GRD scenes of IPF < 2.9: mask the border-noise strips."
     )
+    terrain: Literal["ellipsoid", "dem"] = Field(
+        "ellipsoid",
+        description="Geocode at the processor's reference heights ('ellipsoid') or at a "
+        "DEM's heights found through STAC ('dem', undoes foreshortening on relief).",
+    )
+    dem_catalog: str | None = Field(
+        None, description="STAC API URL or local catalog with the DEM; none = the job's catalog."
+    )
+    dem_collection: str = Field("cop-dem-glo-30", description="DEM collection id.")
+    dem_asset: str = Field("data", description="Asset key of the DEM rasters.")
+    geoid_offset_m: float | None = Field(
+        None,
+        description="Metres added to DEM heights to make them ellipsoidal (GLO-30 is EGM2008); "
+        "none = estimated per scene from its GCP heights.",
+    )
 
 
 class OutputConfig(_Section):

@@ -21,12 +21,14 @@ from typing import Any
 import pandas as pd
 import pystac
 import xarray as xr
+from rasterio.warp import transform_bounds
 
-from cohcube.model.errors import InputDataError
+from cohcube.model.errors import ConfigError, InputDataError
 from cohcube.model.learning.card import ModelCard, card_path_for, read_card
 from cohcube.pipeline.asset_policy import redacted_message
 from cohcube.pipeline.cube import build_cube
 from cohcube.pipeline.errors import AssetReadError
+from cohcube.pipeline.grd.terrain import find_dem
 from cohcube.pipeline.grid import CubeGrid
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
@@ -96,12 +98,25 @@ def stack_pairs(
     chunk_px: int,
     grid: CubeGrid | None = None,
     grd: GrdConfig | None = None,
+    catalog: str | None = None,
 ) -> tuple[xr.DataArray, pd.DataFrame]:
     """The lazy backscatter cube of ``scenes`` on ``grid`` and its pairs under ``pairs``.
 
-    Level-1 GRD scenes are calibrated as ``grd`` says (default: thermal noise removed).
+    Level-1 GRD scenes are calibrated and geocoded as ``grd`` says (default: thermal
+    noise removed, ellipsoid geocoding; ``terrain: dem`` searches the DEM in
+    ``grd.dem_catalog`` or ``catalog`` over the grid).
     """
     grd = grd or GrdConfig()
+    dem = None
+    if grd.terrain == "dem":
+        source = grd.dem_catalog or catalog
+        if source is None or grid is None:
+            raise ConfigError(
+                "grd.terrain: dem needs a DEM catalog (grd.dem_catalog or the job's catalog) "
+                "and an output grid"
+            )
+        bbox = transform_bounds(f"EPSG:{grid.epsg}", "EPSG:4326", *grid.bounds)
+        dem = find_dem(source, bbox, grd.dem_collection, grd.dem_asset)
     cube = build_cube(
         scenes,
         bands,
@@ -110,6 +125,8 @@ def stack_pairs(
         chunk_px=chunk_px,
         thermal_noise=grd.thermal_noise,
         border_noise=grd.border_noise,
+        dem=dem,
+        geoid_offset_m=grd.geoid_offset_m,
     )
     table = select_pairs(
         cube,

@@ -225,7 +225,14 @@ def _process_tile(
         tile_report.status = "no scenes"
         return tile_report
     cube, pairs = stack_pairs(
-        mine, bands, model, config.pairs, grid=tile.grid, chunk_px=layout.shard_px, grd=config.grd
+        mine,
+        bands,
+        model,
+        config.pairs,
+        grid=tile.grid,
+        chunk_px=layout.shard_px,
+        grd=config.grd,
+        catalog=config.catalog,
     )
     tile_report.acquisitions = int(cube.sizes["time"])
     url = tile_url(store, tile.id)

@@ -25,6 +25,7 @@ from .asset_reader import RetryingRioReader
 from .errors import GridError, NotAnalysisReadyError
 from .grd.assets import is_grd_item
 from .grd.cube import GRD_QUANTITY, build_grd_cube, default_grd_grid
+from .grd.terrain import DemSource
 from .grid import CubeGrid
 from .scene_items import item_epsg, item_time, native_bounds, pass_key
 
@@ -280,6 +281,8 @@ def build_cube(
     chunk_px: int = 1024,
     thermal_noise: bool = True,
     border_noise: bool = False,
+    dem: DemSource | None = None,
+    geoid_offset_m: float | None = None,
 ) -> xr.DataArray:
     """Stack scenes into a lazy ``(time, band, y, x)`` float32 cube of linear backscatter.
 
@@ -298,6 +301,10 @@ def build_cube(
         chunk_px: spatial chunk size, a multiple of ``size_multiple``.
         thermal_noise: GRD only: remove the thermal noise (default True).
         border_noise: GRD only: mask the border noise of IPF < 2.9 products.
+        dem: GRD only: geocode at these terrain heights (``grd.terrain.find_dem``);
+            default: the processor's reference heights (ellipsoid geocoding).
+        geoid_offset_m: GRD with ``dem``: metres added to DEM heights to make them
+            ellipsoidal; None: estimated per scene from its GCPs.
 
     Returns:
         Dask-backed DataArray; NaN = no data; per-time coordinates
@@ -327,7 +334,15 @@ def build_cube(
     passes = list(grouped.values())  # in time order of each pass's first slice
     if grd:
         cube = build_grd_cube(
-            passes, bands, grid, chunk_px, GDAL_HTTP_SETTINGS, thermal_noise, border_noise
+            passes,
+            bands,
+            grid,
+            chunk_px,
+            GDAL_HTTP_SETTINGS,
+            thermal_noise,
+            border_noise,
+            dem,
+            geoid_offset_m,
         )
     else:
         cube = _mosaic_of_passes(passes, bands, grid, chunk_px)
@@ -341,7 +356,11 @@ def build_cube(
     }
     if grd:
         cube.attrs["quantity"] = GRD_QUANTITY
-        cube.attrs["geocoding"] = "ellipsoid, GCP thin-plate spline"
+        cube.attrs["geocoding"] = (
+            f"terrain heights from {dem.description}, GCP thin-plate spline + foreshortening"
+            if dem is not None
+            else "ellipsoid (the processor's reference heights), GCP thin-plate spline"
+        )
     cube = cube.rio.write_crs(f"EPSG:{grid.epsg}")
     log.info(
         "cube %s from %d %sscenes: %d time steps on EPSG:%d",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import dask.array as da
@@ -26,6 +27,7 @@ from ..grid import CubeGrid
 from ..scene_items import item_time
 from .assets import grd_assets
 from .scene import GrdScene, first_valid_mosaic
+from .terrain import DemSource, geoid_offset_from_gcps
 
 log = logging.getLogger(__name__)
 
@@ -73,25 +75,48 @@ def default_grd_grid(
 
 
 def _block(
-    passes: list[list[list[GrdScene]]], grid: CubeGrid, block_info: dict[Any, Any] | None = None
+    passes: list[list[list[GrdScene]]],
+    grid: CubeGrid,
+    dem: DemSource | None,
+    block_info: dict[Any, Any] | None = None,
 ) -> np.ndarray:
     assert block_info is not None
     (t0, _), (b0, b1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
     transform = grid.transform @ Affine.translation(x0, y0)
     shape = (y1 - y0, x1 - x0)
+    heights = None if dem is None else dem.heights(transform, shape, grid.epsg)
     out = np.empty((1, b1 - b0, *shape), dtype=np.float32)
     for b in range(b0, b1):
-        layers = [s[b].sigma0_on_grid(transform, shape, grid.epsg) for s in passes[t0]]
+        layers = [s[b].sigma0_on_grid(transform, shape, grid.epsg, heights) for s in passes[t0]]
         out[0, b - b0] = first_valid_mosaic(layers)
     return out
 
 
-def _checked(passes: list[list[list[GrdScene]]]) -> dict[str, str | None]:
-    """Read every scene's documents now (in threads); IPF version per scene id."""
+def _checked(
+    passes: list[list[list[GrdScene]]], dem: DemSource | None, geoid_offset_m: float | None
+) -> tuple[list[list[list[GrdScene]]], dict[str, str | None]]:
+    """Read every scene's documents now (in threads): the scenes with their geoid offsets
+    (terrain geocoding), and the IPF version per scene id."""
     scenes = [band for group in passes for item in group for band in item]
     with ThreadPoolExecutor(max_workers=8) as pool:
         metadata = list(pool.map(lambda s: s.metadata(), scenes))
-    return {s.scene_id: m.ipf_version for s, m in zip(scenes, metadata, strict=True)}
+    ipf = {s.scene_id: m.ipf_version for s, m in zip(scenes, metadata, strict=True)}
+    if dem is None:
+        return passes, ipf
+    offsets: dict[str, float] = {}
+    for scene, meta in zip(scenes, metadata, strict=True):
+        if scene.scene_id not in offsets:
+            offsets[scene.scene_id] = (
+                geoid_offset_m
+                if geoid_offset_m is not None
+                else geoid_offset_from_gcps(dem, meta.annotation.gcps)
+            )
+            log.info("scene %s: DEM heights + %.1f m", scene.scene_id, offsets[scene.scene_id])
+    placed = [
+        [[replace(band, geoid_offset_m=offsets[band.scene_id]) for band in item] for item in group]
+        for group in passes
+    ]
+    return placed, ipf
 
 
 def build_grd_cube(
@@ -102,8 +127,14 @@ def build_grd_cube(
     gdal_env: dict[str, str],
     thermal_noise: bool = True,
     border_noise: bool = False,
+    dem: DemSource | None = None,
+    geoid_offset_m: float | None = None,
 ) -> xr.DataArray:
     """The lazy sigma0 cube of GRD passes (each a list of slices) on ``grid``.
+
+    With ``dem``, pixels are geocoded at the DEM's heights plus ``geoid_offset_m``
+    (None: estimated per scene from its GCPs); without, at the processor's
+    reference heights (ellipsoid geocoding).
 
     Returns:
         ``(time, band, y, x)`` float32 DataArray, NaN = no data, chunked
@@ -114,11 +145,17 @@ def build_grd_cube(
         [grd_scenes(item, bands, gdal_env, thermal_noise, border_noise) for item in group]
         for group in passes
     ]
-    ipf = _checked(scenes)
+    scenes, ipf = _checked(scenes, dem, geoid_offset_m)
     ny, nx = grid.shape
     chunks = ((1,) * len(passes), (len(bands),), _runs(ny, chunk_px), _runs(nx, chunk_px))
     data = da.map_blocks(
-        _block, scenes, grid, chunks=chunks, dtype=np.float32, meta=np.empty((0,) * 4, np.float32)
+        _block,
+        scenes,
+        grid,
+        dem,
+        chunks=chunks,
+        dtype=np.float32,
+        meta=np.empty((0,) * 4, np.float32),
     )
     left, _, _, top = grid.bounds
     res = grid.resolution

@@ -83,13 +83,19 @@ class NoiseVectors:
 
 @dataclass(frozen=True)
 class GroundControlPoint:
-    """One geolocation grid point: image (line, pixel) and WGS84 position."""
+    """One geolocation grid point: image (line, pixel), WGS84 position, height and incidence.
+
+    ``height_m`` is the height above the WGS84 ellipsoid the processor projected
+    this line at; ``incidence_deg`` the local incidence angle (None when the
+    source gives none, e.g. a GeoTIFF's GCPs).
+    """
 
     line: float
     pixel: float
     lon: float
     lat: float
     height_m: float
+    incidence_deg: float | None = None
 
 
 @dataclass(frozen=True)
@@ -219,6 +225,7 @@ def parse_annotation(document: bytes, name: str = "product annotation XML") -> P
             lon=float(_text(point, "longitude", name)),
             lat=float(_text(point, "latitude", name)),
             height_m=float(_text(point, "height", name)),
+            incidence_deg=float(point.findtext("incidenceAngle") or "nan"),
         )
         for point in root.findall("geolocationGrid/geolocationGridPointList/geolocationGridPoint")
     )

@@ -69,6 +69,7 @@ class GrdScene:
         gdal_env: GDAL settings for reading the measurement raster.
         thermal_noise: remove the thermal noise (default True).
         border_noise: mask the GRD border noise of IPF < 2.9 products.
+        geoid_offset_m: added to DEM heights to make them ellipsoidal (terrain geocoding).
     """
 
     scene_id: str
@@ -76,6 +77,7 @@ class GrdScene:
     gdal_env: tuple[tuple[str, str], ...] = ()
     thermal_noise: bool = True
     border_noise: bool = False
+    geoid_offset_m: float = 0.0
 
     def metadata(self) -> GrdMetadata:
         """The parsed documents (read once per process)."""
@@ -85,8 +87,18 @@ class GrdScene:
         """The scene's GCP geocoder into ``EPSG:epsg`` (fitted once per process)."""
         return _geocoder(self.assets, epsg)
 
-    def sigma0_on_grid(self, transform: Affine, shape: tuple[int, int], epsg: int) -> np.ndarray:
+    def sigma0_on_grid(
+        self,
+        transform: Affine,
+        shape: tuple[int, int],
+        epsg: int,
+        dem_height: np.ndarray | None = None,
+    ) -> np.ndarray:
         """sigma0 (linear power) of the map window ``transform``/``shape`` in ``EPSG:epsg``.
+
+        Args:
+            dem_height: DEM heights on the window (metres, as the DEM stores them;
+                NaN = none there): terrain geocoding. None: ellipsoid geocoding.
 
         Returns:
             ``shape`` float32; NaN outside the scene, on nodata (DN 0) and, when
@@ -94,7 +106,8 @@ class GrdScene:
         """
         meta = self.metadata()
         lines, samples = meta.annotation.shape
-        line, pixel = self.geocoder(epsg).radar_grid(transform, shape)
+        height = None if dem_height is None else dem_height + self.geoid_offset_m
+        line, pixel = self.geocoder(epsg).radar_grid(transform, shape, height)
         inside = (line > -0.5) & (line < lines - 0.5) & (pixel > -0.5) & (pixel < samples - 0.5)
         out = np.full(shape, np.nan, dtype=np.float32)
         if not inside.any():

@@ -191,6 +191,8 @@ def annotation_document(
         ET.SubElement(point, "latitude").text = f"{gcp.lat:.15e}"
         ET.SubElement(point, "longitude").text = f"{gcp.lon:.15e}"
         ET.SubElement(point, "height").text = f"{gcp.height_m:.15e}"
+        if gcp.incidence_deg is not None:
+            ET.SubElement(point, "incidenceAngle").text = f"{gcp.incidence_deg:.15e}"
     return _document(root)
 
 

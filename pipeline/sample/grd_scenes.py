@@ -29,6 +29,7 @@ from rasterio.errors import NotGeoreferencedWarning
 from rasterio.warp import transform as transform_coords
 from scipy.ndimage import map_coordinates
 
+from cohcube.pipeline.grd.geocoding import NOMINAL_IW_INCIDENCE_DEG
 from cohcube.pipeline.grd.product_xml import GroundControlPoint
 from cohcube.pipeline.grd.radiometry import dn_from_sigma0
 
@@ -99,6 +100,11 @@ class RadarGeometry:
         samples = math.ceil(s.max()) - pixel0 + MARGIN_PX
         return cls((float(origin[0]), float(origin[1])), heading, pixel_m, (lines, samples))
 
+    def incidence_deg(self, pixel: np.ndarray) -> np.ndarray:
+        """Incidence angle across the swath (IW nominal, near to far), degrees."""
+        near, far = NOMINAL_IW_INCIDENCE_DEG
+        return near + (far - near) * np.asarray(pixel, dtype=np.float64) / (self.shape[1] - 1)
+
     def gcps(self, epsg: int, line0: int, lines: int) -> list[GroundControlPoint]:
         """A 10 x 21 geolocation grid over lines ``[line0, line0 + lines)`` (slice-relative)."""
         grid_l, grid_p = np.meshgrid(
@@ -108,9 +114,12 @@ class RadarGeometry:
         )
         x, y = self.to_map(grid_l + line0, grid_p)
         lon, lat = transform_coords(f"EPSG:{epsg}", "EPSG:4326", x.ravel(), y.ravel())
+        incidence = self.incidence_deg(grid_p.ravel())
         return [
-            GroundControlPoint(float(line), float(pixel), float(lo), float(la), 0.0)
-            for line, pixel, lo, la in zip(grid_l.ravel(), grid_p.ravel(), lon, lat, strict=True)
+            GroundControlPoint(float(line), float(pixel), float(lo), float(la), 0.0, float(inc))
+            for line, pixel, lo, la, inc in zip(
+                grid_l.ravel(), grid_p.ravel(), lon, lat, incidence, strict=True
+            )
         ]
 
 
@@ -121,6 +130,7 @@ def radar_image(
     line0: int,
     lines: int,
     order: Literal[0, 1] = 0,
+    dem: np.ndarray | None = None,
 ) -> np.ndarray:
     """sigma0 of ``(bands, rows, cols)`` map rasters resampled onto radar lines
     ``[line0, line0 + lines)``: ``(bands, lines, samples)``, NaN off the map.
@@ -128,6 +138,9 @@ def radar_image(
     ``order`` 0 (nearest, the sample's choice) keeps speckle statistics as the
     simulator made them, so the only smoothing a GRD cube shows is its own
     geocoding's, as with real products; 1 (bilinear) suits smooth test fields.
+    ``dem`` (heights on the map grid, metres above the ellipsoid; the GCPs stay at
+    height 0) puts each radar pixel on the terrain point with its slant range:
+    farther from the sensor than the ellipsoid point by ``h cot(incidence)``.
     """
     line, pixel = np.meshgrid(
         np.arange(line0, line0 + lines, dtype=np.float64),
@@ -135,6 +148,14 @@ def radar_image(
         indexing="ij",
     )
     x, y = geometry.to_map(line, pixel)
+    if dem is not None:
+        _, right = geometry._axes()
+        cot = 1.0 / np.tan(np.radians(geometry.incidence_deg(pixel)))
+        x0, y0 = x, y
+        for _ in range(6):  # fixed point: the height is that of the displaced point
+            col, row = ~transform @ (x, y)
+            h = map_coordinates(dem, [row - 0.5, col - 0.5], order=1, mode="nearest")
+            x, y = x0 + h * cot * right[0], y0 + h * cot * right[1]
     col, row = ~transform @ (x, y)
     coords = [np.asarray(row) - 0.5, np.asarray(col) - 0.5]
     return np.stack(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pystac
 import pytest
-from conftest import SHARED
+from support.real_grd import SHARED
 
 from cohcube.pipeline.errors import AssetReadError, NotAnalysisReadyError
 from cohcube.pipeline.grd.assets import grd_assets, is_grd_item, read_document

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from conftest import SHARED
 from rasterio.warp import transform as transform_coords
 from scipy.interpolate import RBFInterpolator
+from support.real_grd import SHARED, RealProduct, product_params
 
 from cohcube.pipeline.grd.geocoding import GcpGeocoder, GeocodingError
-from cohcube.pipeline.grd.product_xml import GroundControlPoint
+from cohcube.pipeline.grd.product_xml import GroundControlPoint, parse_annotation
 
 SCENE = SHARED / "grd" / "S1A_IW_GRDH_1SDV_20180716T004042_20180716T004107_022812_02792A_FD5B"
 UTM_43N = 32643
@@ -25,40 +27,54 @@ def scene_gcps() -> list[GroundControlPoint]:
     return [GroundControlPoint(g.row, g.col, g.x, g.y, g.z) for g in gcps]
 
 
-def held_out_residuals_m(gcps: list[GroundControlPoint], use_height: bool) -> np.ndarray:
-    """Ground distance between each GCP and where the spline fitted on the others puts it."""
-    xs, ys = transform_coords(
-        "EPSG:4326", f"EPSG:{UTM_43N}", [g.lon for g in gcps], [g.lat for g in gcps]
-    )
+def held_out_residuals_m(
+    gcps: list[GroundControlPoint], epsg: int, use_height: bool = True
+) -> np.ndarray:
+    """Ground distance between each GCP and where the splines fitted on the others put it."""
+    lons, lats = [g.lon for g in gcps], [g.lat for g in gcps]
+    xs, ys = transform_coords("EPSG:4326", f"EPSG:{epsg}", lons, lats)
     truth = np.column_stack([xs, ys])
-    radar = np.array([[g.line, g.pixel, g.height_m] for g in gcps])
-    # Radar -> ground through every GCP: converts a radar-coordinate error into metres.
+    radar = np.array([[g.line, g.pixel] for g in gcps])
+    # Radar -> ground through every GCP: turns a radar-coordinate error into metres.
     to_ground = RBFInterpolator(radar, truth, kernel="thin_plate_spline")
+    if not use_height:
+        gcps = [replace(g, height_m=0.0) for g in gcps]
     residuals = []
     for i, gcp in enumerate(gcps):
-        rest = gcps[:i] + gcps[i + 1 :]
-        if not use_height:
-            rest = [GroundControlPoint(g.line, g.pixel, g.lon, g.lat, 0.0) for g in rest]
-        geocoder = GcpGeocoder.fit(rest, UTM_43N)
-        height = np.array([gcp.height_m]) if use_height else None
-        line, pixel = geocoder.radar_coordinates(truth[i : i + 1, 0], truth[i : i + 1, 1], height)
-        ground = to_ground(np.array([[line[0], pixel[0], gcp.height_m]]))[0]
+        geocoder = GcpGeocoder.fit(gcps[:i] + gcps[i + 1 :], epsg)
+        point = truth[i : i + 1]
+        line, pixel = geocoder.radar_coordinates(point[:, 0], point[:, 1], np.array([gcp.height_m]))
+        ground = to_ground(np.array([[line[0], pixel[0]]]))[0]
         residuals.append(np.hypot(*(ground - truth[i])))
     return np.array(residuals)
 
 
 def test_held_out_gcps_within_15_m_rms_and_40_m_max() -> None:
-    residuals = held_out_residuals_m(scene_gcps(), use_height=True)
+    # The GeoTIFF's GCPs carry no incidence angle: the nominal IW range of angles is used.
+    residuals = held_out_residuals_m(scene_gcps(), UTM_43N)
     assert np.sqrt(np.mean(residuals**2)) <= 15.0
     assert residuals.max() <= 40.0
 
 
-def test_a_flat_spline_bends_between_gcp_rows_of_different_height() -> None:
-    # Without the height term the same spline misses GCPs on rows that sit higher or lower
-    # than their neighbours (this scene's rows span 255-755 m): why the height is an input.
-    flat = held_out_residuals_m(scene_gcps(), use_height=False)
-    with_height = held_out_residuals_m(scene_gcps(), use_height=True)
-    assert flat.max() > 1.5 * with_height.max()
+def test_ignoring_the_reference_heights_bends_the_fit() -> None:
+    # GCP rows sit at the processor's reference heights (255-755 m in this scene); a spline
+    # that ignores them misses rows higher or lower than their neighbours.
+    flat = held_out_residuals_m(scene_gcps(), UTM_43N, use_height=False)
+    assert flat.max() > 1.5 * held_out_residuals_m(scene_gcps(), UTM_43N).max()
+
+
+@pytest.mark.parametrize("product", product_params())
+def test_annotation_gcps_with_incidence_and_relief(product: RealProduct) -> None:
+    gcps = list(parse_annotation(product.annotation.read_bytes()).gcps)
+    assert all(g.incidence_deg is not None and 15 < g.incidence_deg < 50 for g in gcps)
+    lon, lat = np.mean([g.lon for g in gcps]), np.mean([g.lat for g in gcps])
+    epsg = (32600 if lat > 0 else 32700) + int((lon + 180) // 6) + 1
+    residuals = held_out_residuals_m(gcps, epsg)
+    assert np.sqrt(np.mean(residuals**2)) <= 10.0
+    relief = np.ptp([g.height_m for g in gcps])
+    if relief > 1000:  # 1.3-1.9 km of relief: foreshortening moves points by hundreds of metres
+        flat = held_out_residuals_m(gcps, epsg, use_height=False)
+        assert np.sqrt(np.mean(flat**2)) > 10 * np.sqrt(np.mean(residuals**2))
 
 
 def test_radar_grid_agrees_with_pointwise_spline() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import PRODUCTS, RealProduct, needs_shared, product_params
+from support.real_grd import PRODUCTS, RealProduct, needs_shared, product_params
 
 from cohcube.pipeline.grd.product_xml import (
     ProductXmlError,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import PRODUCTS, RealProduct, needs_shared, product_params
 from scipy.interpolate import interp1d
+from support.real_grd import PRODUCTS, RealProduct, needs_shared, product_params
 
 from cohcube.pipeline.grd.product_xml import (
     LutVectors,
