@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -158,6 +159,12 @@ class ProcessConfig(BaseSettings):
         "(sent as 'Authorization: Bearer ...'; the token itself never goes in the file, the "
         "logs or the store).",
     )
+    sign_assets: Literal["none", "planetary-computer"] = Field(
+        "none",
+        description="Sign asset URLs of the found items: 'planetary-computer' uses the "
+        "planetary-computer package (pip install planetary-computer) for that catalog's "
+        "short-lived SAS tokens.",
+    )
     collection: str = Field("sentinel-1-rtc", description="STAC collection id.")
     polarizations: tuple[Literal["VV", "VH"], ...] = Field(
         ("VV", "VH"), min_length=1, description="Bands to stack (must cover the model's)."
@@ -210,6 +217,25 @@ def bearer_headers(variable: str | None, field: str = "catalog_token_env") -> di
             "token in it (or remove the setting for an open API)"
         )
     return {"Authorization": f"Bearer {token}"}
+
+
+def asset_signer(kind: str) -> Callable[[Any], Any] | None:
+    """The STAC modifier that signs asset URLs for ``sign_assets`` (None: no signing).
+
+    Raises:
+        ConfigError: the signer's package is not installed (naming the install command).
+    """
+    if kind == "none":
+        return None
+    try:
+        import planetary_computer  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:
+        raise ConfigError(
+            "sign_assets: planetary-computer needs the planetary-computer package: "
+            "pip install planetary-computer"
+        ) from None
+    signer: Callable[[Any], Any] = planetary_computer.sign_inplace
+    return signer
 
 
 def load_process_config(path: Path) -> ProcessConfig:

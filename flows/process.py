@@ -25,6 +25,7 @@ from cohcube.pipeline.asset_reader import unusable_scenes
 from cohcube.pipeline.clusters import dask_client
 from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS
 from cohcube.pipeline.errors import AssetReadError
+from cohcube.pipeline.grd.cube import unreadable_grd_scenes
 from cohcube.pipeline.search import SceneQuery, search_scenes
 from cohcube.pipeline.store.lock import store_lock
 from cohcube.pipeline.store.tile_set import (
@@ -38,7 +39,7 @@ from cohcube.pipeline.store.tile_set import (
 from cohcube.pipeline.store.zarr_cube import StoreLayout, committed_pairs
 from cohcube.pipeline.tiles import Tile, TileGrid, tiles_for_region
 
-from .job_config import PairConfig, ProcessConfig, bearer_headers
+from .job_config import PairConfig, ProcessConfig, asset_signer, bearer_headers
 from .job_steps import ChosenModel, choose_model, infer_into_cube, publish_catalog, stack_pairs
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,7 @@ def _usable_scenes(
             or every scene is unusable.
     """
     skipped = unusable_scenes(scenes, bands, GDAL_HTTP_SETTINGS)
+    skipped |= unreadable_grd_scenes([s for s in scenes if s.id not in skipped], bands)
     if skipped and on_unreadable == "stop":
         scene, reason = next(iter(skipped.items()))
         more = f" (and {len(skipped) - 1} more scene(s))" if len(skipped) > 1 else ""
@@ -165,8 +167,9 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
     region = config.region.geometry()
     tiles = tiles_for_region(region, grid)
     check_store_location(store)
+    headers = bearer_headers(config.catalog_token_env)
+    signer = asset_signer(config.sign_assets)
     with store_lock(store):  # one job per store: a second one refuses, naming the first
-        root = open_tile_set(store, grid)
         query = SceneQuery(
             collection=config.collection,
             intersects=region,
@@ -175,12 +178,13 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
             orbit_state=config.orbit_state,
             relative_orbits=tuple(config.relative_orbits),
         )
-        headers = bearer_headers(config.catalog_token_env)
-        scenes = search_scenes(config.catalog, query, headers=headers)
+        scenes = search_scenes(config.catalog, query, headers=headers, modifier=signer)
         log.info("%d scenes over %d tiles (%s)", len(scenes), len(tiles), query.describe())
         # Stack what the model reads (a single-polarisation model: VV only).
         bands = tuple(p.lower() for p in model.card.input.polarizations)
         scenes, skipped = _usable_scenes(scenes, bands, config.on_unreadable)
+        # Created only now: a run that fails to find usable scenes leaves no store behind.
+        root = open_tile_set(store, grid)
         layout = StoreLayout(shard_px=min(StoreLayout().shard_px, grid.tile_px))
         report = ProcessReport(store=store, tiles=[], skipped_scenes=skipped)
         with dask_client(config.cluster.address, n_workers=config.cluster.workers):

@@ -254,6 +254,7 @@ def predict_coherence(
         ),
         "polarizations": list(contract.polarizations),
         "input_quantity": quantity,
+        **({"input_geocoding": cube.attrs["geocoding"]} if "geocoding" in cube.attrs else {}),
         "halo_px": halo,
         "coherence_sigma": "calibrated"
         if card.output.calibrated_sigma

@@ -22,10 +22,12 @@ import pystac
 import xarray as xr
 from affine import Affine
 
+from cohcube.model.errors import CohcubeError
+
 from ..errors import GridError
 from ..grid import CubeGrid
 from ..scene_items import item_time
-from .assets import grd_assets
+from .assets import grd_assets, is_grd_item
 from .scene import GrdScene, first_valid_mosaic
 from .terrain import DemSource, geoid_offset_from_gcps
 
@@ -117,6 +119,29 @@ def _checked(
         for group in passes
     ]
     return placed, ipf
+
+
+def unreadable_grd_scenes(
+    items: Sequence[pystac.Item], bands: Sequence[str], workers: int = 8
+) -> dict[str, str]:
+    """GRD items whose documents cannot be read or used: ``{scene id: reason}``.
+
+    Resolves every band's assets and reads and parses its XMLs (in threads), so
+    a job can stop -- or skip the scene -- before anything is computed.
+    """
+
+    def problem(item: pystac.Item) -> tuple[str, str | None]:
+        try:
+            for scene in grd_scenes(item, bands, {}):
+                scene.metadata()
+        except CohcubeError as error:
+            return item.id, str(error)
+        return item.id, None
+
+    grd = [i for i in items if is_grd_item(i)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        found = list(pool.map(problem, grd))
+    return {scene: reason for scene, reason in found if reason is not None}
 
 
 def build_grd_cube(

@@ -43,7 +43,9 @@ def _is_tile_set(store: str) -> bool:
 def check_store_location(store: str) -> None:
     """Refuse a local ``store`` that holds something else or cannot be written.
 
-    An empty folder is accepted (and a missing one created).
+    An empty folder is accepted; a missing one is not created here (the job
+    creates it once it has something to write), but its nearest existing parent
+    must be writable.
 
     Raises:
         StoreError: naming ``output.store``, the path and the reason.
@@ -60,9 +62,13 @@ def check_store_location(store: str) -> None:
             f"output.store {store} exists and is {kind} tile set; choose another "
             "output path (refusing to write into it)"
         )
+    folder = path
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
     try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f"{PROBE_PREFIX}{os.getpid()}"
+        if not folder.is_dir():
+            raise NotADirectoryError(20, f"{folder} is a file")
+        probe = folder / f"{PROBE_PREFIX}{os.getpid()}"
         probe.write_text("")
         probe.unlink()
     except OSError as exc:

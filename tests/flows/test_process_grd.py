@@ -109,13 +109,45 @@ def test_process_other_catalog_shapes(
     tmp_path: Path,
     shape: Callable[..., Any],
 ) -> None:
-    items = first_passes(small_grd_sample.items, 3, tmp_path / "three.json", shape)
+    collection = tmp_path / "collection.json"
+    shutil.copy(small_grd_sample.collection, collection)
+    store = tmp_path / "grd.zarr"
+    with served_assets(small_grd_sample, tmp_path) as served:
+        items = first_passes(served, 3, tmp_path / "three.json", shape)
+        with stac_api(collection, items) as api:
+            settings = job_settings(small_grd_sample, items, store, tiny_artefact)
+            settings |= {"catalog": api, "collection": "sentinel-1-grd"}
+            config = write_config(tmp_path / "job.yaml", **settings)
+            run_cohcube("process", str(config), "--json", str(tmp_path / "r1.json"))
+            assert json.loads((tmp_path / "r1.json").read_text())["pairs_added"] > 0
+            held = pairs_in_store(store)
+            assert all(len(p) == 1 for p in held.values())  # 3 passes: one 12-day pair
+            run_cohcube("process", str(config), "--json", str(tmp_path / "r2.json"))
+            assert json.loads((tmp_path / "r2.json").read_text())["pairs_added"] == 0
+            assert pairs_in_store(store) == held
+
+
+def test_a_corrupt_calibration_stops_the_job_in_one_line(
+    run_cohcube: Run, small_grd_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "catalog"
+    shutil.copytree(small_grd_sample.root / "sentinel-1-grd", copy / "sentinel-1-grd")
+    document = small_grd_sample.items.read_text().replace(
+        str(small_grd_sample.root.resolve()), str(copy.resolve())
+    )
+    (copy / "sentinel-1-grd" / "items.json").write_text(document)
+    items = first_passes(copy / "sentinel-1-grd" / "items.json", 3, tmp_path / "three.json")
+    first = json.loads(items.read_text())["features"][0]
+    calibration = Path(first["assets"]["schema-calibration-vv"]["href"])
+    calibration.write_bytes(calibration.read_bytes()[:2000])  # cut short
     store = tmp_path / "grd.zarr"
     settings = job_settings(small_grd_sample, items, store, tiny_artefact)
     settings |= {"collection": "sentinel-1-grd"}
     config = write_config(tmp_path / "job.yaml", **settings)
-    run_cohcube("process", str(config), "--json", str(tmp_path / "r1.json"))
-    report = json.loads((tmp_path / "r1.json").read_text())
-    assert report["pairs_added"] > 0
-    assert all(len(p) == 1 for p in pairs_in_store(store).values())  # 3 passes: one 12-day pair
-    assert open_tile(store, sorted(tile_ids(str(store)))[0]).sizes["pair"] == 1
+    result = run_cohcube("process", str(config), check=False)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "calibration-iw-vv.xml is not well-formed XML" in last
+    assert "Traceback" not in result.stderr
+    # Every scene's documents are checked before anything is written: no store at all.
+    assert not store.exists()

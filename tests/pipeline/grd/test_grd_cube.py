@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pystac
 import pytest
+import rasterio
+from rasterio.windows import Window
 from support.grd_scenes import EPSG, GRID, smooth_sigma0, subpixel_shift, write_scene
 
 from cohcube.pipeline.cube import build_cube
@@ -86,3 +88,23 @@ def test_wave_mode_is_refused(tmp_path: Path) -> None:
     annotation.write_bytes(annotation.read_bytes().replace(b"<mode>IW</mode>", b"<mode>WV</mode>"))
     with pytest.raises(NotAnalysisReadyError, match="WV \\(wave mode\\) product"):
         build_cube([item], ("vv",), grid=GRID)
+
+
+@pytest.mark.parametrize(("ipf", "masked"), [("002.36", True), ("003.71", False)])
+def test_border_noise_is_masked_on_old_products_only(
+    tmp_path: Path, ipf: str, masked: bool
+) -> None:
+    item = write_scene(tmp_path / "A", smooth_sigma0())
+    manifest = Path(item.assets["safe-manifest"].href)
+    manifest.write_bytes(
+        manifest.read_bytes().replace(b'version="003.71"', f'version="{ipf}"'.encode())
+    )
+    measurement = Path(item.assets["vv"].href)
+    with rasterio.open(measurement, "r+") as dataset:  # a strip of border-noise-like DNs
+        dataset.write(np.full((1, 200, 100), 3, dtype=np.uint16), window=Window(250, 200, 100, 200))
+    kept = build_cube([item], ("vv",), grid=GRID, chunk_px=128).values
+    cleaned = build_cube([item], ("vv",), grid=GRID, chunk_px=128, border_noise=True).values
+    assert np.count_nonzero(kept == 0) > 10_000  # below the noise floor: 0 after removal
+    assert (
+        np.count_nonzero(np.isnan(cleaned)) - np.count_nonzero(np.isnan(kept)) > 10_000
+    ) == masked
