@@ -46,6 +46,17 @@ def _scene_id(platform: str, when: dt.datetime, absolute_orbit: int, seed: int, 
     )
 
 
+def _acquisitions(spec: SampleSpec) -> list[tuple[float, str, dt.datetime, int]]:
+    """``(day, platform, time, absolute orbit)`` of every acquisition, in time order."""
+    start = dt.datetime.fromisoformat(spec.start.replace("Z", "+00:00"))
+    found = []
+    for day, platform in spec.acquisition_days():
+        cycle = int(day // spec.repeat_days)
+        absolute = (62_000 if platform.endswith("A") else 1_500) + 175 * cycle + spec.relative_orbit
+        found.append((day, platform, start + dt.timedelta(days=day), absolute))
+    return found
+
+
 def _write_scenes(
     out_dir: Path, spec: SampleSpec, sample: SimulatedSample, crs: CRS
 ) -> tuple[list[dict[str, Any]], list[tuple[float, str, str]]]:
@@ -56,15 +67,13 @@ def _write_scenes(
         of every acquisition (its first slice's time).
     """
     x0, y0 = spec.origin
-    start = dt.datetime.fromisoformat(spec.start.replace("Z", "+00:00"))
     half, lap = spec.size_px // 2, spec.slice_overlap_px // 2
     slices = [(0, half + lap), (half - lap, spec.size_px)]
     items: list[dict[str, Any]] = []
     acquired: list[tuple[float, str, str]] = []
-    for (day, platform), intensity in zip(spec.acquisition_days(), sample.backscatter, strict=True):
-        when = start + dt.timedelta(days=day)
-        cycle = int(day // spec.repeat_days)
-        absolute = (62_000 if platform.endswith("A") else 1_500) + 175 * cycle + spec.relative_orbit
+    for (day, platform, when, absolute), intensity in zip(
+        _acquisitions(spec), sample.backscatter, strict=True
+    ):
         for part, (r0, r1) in enumerate(slices):
             # Ascending pass: the southern slice is acquired first.
             slice_time = when + dt.timedelta(seconds=20 * (1 - part))
@@ -101,16 +110,14 @@ def _write_grd_scenes(
     grid_transform = Affine(spec.pixel_m, 0, spec.origin[0], 0, -spec.pixel_m, spec.origin[1])
     shape = (spec.size_px, spec.size_px)
     geometry = RadarGeometry.covering(grid_transform, shape, spec.orbit_state, spec.pixel_m)
-    start = dt.datetime.fromisoformat(spec.start.replace("Z", "+00:00"))
     lines = geometry.shape[0]
     half, lap = lines // 2, spec.slice_overlap_px // 2
     slices = [(0, half + lap), (half - lap, lines)]
     items: list[dict[str, Any]] = []
     acquired: list[tuple[float, str, str]] = []
-    for (day, platform), intensity in zip(spec.acquisition_days(), sample.backscatter, strict=True):
-        when = start + dt.timedelta(days=day)
-        cycle = int(day // spec.repeat_days)
-        absolute = (62_000 if platform.endswith("A") else 1_500) + 175 * cycle + spec.relative_orbit
+    for (day, platform, when, absolute), intensity in zip(
+        _acquisitions(spec), sample.backscatter, strict=True
+    ):
         for part, (l0, l1) in enumerate(slices):
             slice_time = when + dt.timedelta(seconds=20 * part)  # line 0 is acquired first
             item_id = _scene_id(platform, slice_time, absolute, spec.seed, part)[: -len("_rtc")]

@@ -61,17 +61,10 @@ class RangeRequestHandler(SimpleHTTPRequestHandler):
         pass  # quiet: the tests read their own output
 
     def send_head(self):  # type: ignore[no-untyped-def]
-        if self.path == "/__faults":
+        counters = {"/__faults": INJECTED, "/__bytes": SERVED}
+        if self.path in counters:
             with _LOCK:
-                report = json.dumps(INJECTED).encode()
-            self.send_response(HTTPStatus.OK)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(report)))
-            self.end_headers()
-            return io.BytesIO(report)
-        if self.path == "/__bytes":
-            with _LOCK:
-                report = json.dumps(SERVED).encode()
+                report = json.dumps(counters[self.path]).encode()
             self.send_response(HTTPStatus.OK)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(report)))

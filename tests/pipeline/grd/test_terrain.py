@@ -39,11 +39,9 @@ def hills() -> tuple[np.ndarray, Affine]:
     return height.astype(np.float32), transform
 
 
-def dem_catalog(folder: Path) -> Path:
-    """A one-tile cop-dem-glo-30-like collection (local ItemCollection) of ``hills``."""
-    height, transform = hills()
-    path = folder / "dem" / "Copernicus_DSM_COG_10_TEST_DEM.tif"
-    path.parent.mkdir(parents=True)
+def write_dem(path: Path, height: np.ndarray, transform: Affine) -> Path:
+    """``height`` as a float32 COG in the test's UTM zone."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     with rasterio.open(
         path,
         "w",
@@ -57,6 +55,13 @@ def dem_catalog(folder: Path) -> Path:
         nodata=-32767.0,
     ) as dst:
         dst.write(height, 1)
+    return path
+
+
+def dem_catalog(folder: Path) -> Path:
+    """A one-tile cop-dem-glo-30-like collection (local ItemCollection) of ``hills``."""
+    height, transform = hills()
+    path = write_dem(folder / "dem" / "Copernicus_DSM_COG_10_TEST_DEM.tif", height, transform)
     with rasterio.open(path) as dem:
         west, south, east, north = rasterio.warp.transform_bounds(dem.crs, "EPSG:4326", *dem.bounds)
     item = pystac.Item(
@@ -127,18 +132,8 @@ def test_a_dem_undoes_foreshortening(tmp_path: Path) -> None:
 
 def test_geoid_offset_from_gcps(tmp_path: Path) -> None:
     height, transform = hills()
-    with rasterio.open(
-        tmp_path / "dem.tif",
-        "w",
-        driver="GTiff",
-        height=height.shape[0],
-        width=height.shape[1],
-        count=1,
-        dtype="float32",
-        crs=CRS.from_epsg(EPSG),
-        transform=transform,
-    ) as dst:
-        dst.write(height - 30.0, 1)  # orthometric = ellipsoidal - 30 m (the geoid undulation)
+    # Orthometric = ellipsoidal - 30 m (the geoid undulation).
+    write_dem(tmp_path / "dem.tif", height - 30.0, transform)
     dem = DemSource((str(tmp_path / "dem.tif"),))
     xs = MAP.c + 10 * np.linspace(20, N - 20, 12)
     ys = MAP.f - 10 * np.linspace(20, N - 20, 12)
