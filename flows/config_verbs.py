@@ -21,7 +21,9 @@ config_app = typer.Typer(
 
 Out = Annotated[
     Path | None,
-    typer.Argument(help="File to write (default: print to stdout).", show_default=False),
+    typer.Argument(
+        metavar="FILE", help="File to write (default: print to stdout).", show_default=False
+    ),
 ]
 
 

@@ -31,6 +31,9 @@ TokenEnv = Annotated[
 ]
 Bbox = Annotated[str | None, typer.Option(help="west,south,east,north in degrees.")]
 Datetime = Annotated[str | None, typer.Option(help="RFC 3339 instant or start/end interval.")]
+OrbitState = Annotated[str | None, typer.Option(help="ascending or descending.")]
+RelativeOrbit = Annotated[list[int] | None, typer.Option(help="Relative orbit(s).")]
+Platform = Annotated[list[str] | None, typer.Option(help="Platform(s), e.g. sentinel-1a.")]
 
 
 def _query(
@@ -80,11 +83,9 @@ def search(
     bbox: Bbox = None,
     datetime: Datetime = None,
     polarizations: Annotated[str, typer.Option(help="Comma-separated, e.g. VV,VH.")] = "VV,VH",
-    orbit_state: Annotated[str | None, typer.Option(help="ascending or descending.")] = None,
-    relative_orbit: Annotated[list[int] | None, typer.Option(help="Relative orbit(s).")] = None,
-    platform: Annotated[
-        list[str] | None, typer.Option(help="Platform(s), e.g. sentinel-1a.")
-    ] = None,
+    orbit_state: OrbitState = None,
+    relative_orbit: RelativeOrbit = None,
+    platform: Platform = None,
     token_env: TokenEnv = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -99,7 +100,7 @@ def search(
     for item in scenes:
         props = item.properties
         typer.echo(
-            f"{item.datetime:%Y-%m-%dT%H:%M:%S}  {props.get('platform', '?'):<12} "
+            f"{item.datetime:%Y-%m-%dT%H:%M:%S}  {str(props.get('platform', '?')).lower():<12} "
             f"orbit {props.get('sat:relative_orbit', '?')} "
             f"{props.get('sat:orbit_state', '?'):<10} {item.id}"
         )
@@ -114,8 +115,15 @@ def pairs(
     baseline: Annotated[
         list[float] | None, typer.Option(help="Temporal baseline(s) in days (policy fixed).")
     ] = None,
+    tolerance: Annotated[
+        float, typer.Option(help="Slack on each fixed baseline, days (as the job file's).")
+    ] = 1.0,
     policy: Annotated[str, typer.Option(help="fixed, nearest or all.")] = "fixed",
     max_baseline: Annotated[float | None, typer.Option(help="Longest baseline, days.")] = None,
+    polarizations: Annotated[str, typer.Option(help="Comma-separated, e.g. VV,VH.")] = "VV",
+    orbit_state: OrbitState = None,
+    relative_orbit: RelativeOrbit = None,
+    platform: Platform = None,
     token_env: TokenEnv = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
@@ -125,12 +133,15 @@ def pairs(
     from cohcube.pipeline.pairs import acquisitions_of, explain_no_pairs, select_pairs
 
     with user_errors():
-        query = _query(collection, bbox, datetime, "VV", None, None, None)
+        query = _query(
+            collection, bbox, datetime, polarizations, orbit_state, relative_orbit, platform
+        )
         passes = acquisitions_of(_found_scenes(catalog, query, token_env))
         baselines = tuple(baseline or (12.0,))
         table = select_pairs(
             passes,
             baselines,
+            tolerance_days=tolerance,
             policy=policy,  # type: ignore[arg-type]
             max_baseline_days=max_baseline,
         )
@@ -140,13 +151,17 @@ def pairs(
         typer.echo(
             f"{row.reference_time:%Y-%m-%d} -> {row.secondary_time:%Y-%m-%d}  "
             f"{row.temporal_baseline_days:5.1f} d  orbit {row.relative_orbit} "
-            f"{row.orbit_state}  {row.reference_platform}/{row.secondary_platform}"
+            f"{row.orbit_state}  {row.reference_platform} -> {row.secondary_platform}"
         )
+    if policy == "fixed":
+        _note_other_baselines(table, baselines, tolerance)
     typer.echo(f"{len(table)} pair(s)", err=True)
 
 
 def sample_catalog(
-    out: Annotated[Path, typer.Argument(help="Empty folder to write the catalog into.")],
+    out: Annotated[
+        Path, typer.Argument(metavar="DIR", help="Empty folder to write the catalog into.")
+    ],
     seed: Annotated[int, typer.Option(help="Simulation seed.")] = 2026,
     size: Annotated[int, typer.Option(help="Region side in 10 m pixels.")] = 2048,
     verbose: Verbose = 0,
@@ -164,3 +179,17 @@ def sample_catalog(
         f"{manifest['truth_items']} truth items in {manifest['generation_seconds']} s; "
         f"search it with: cohcube search --catalog {catalog.items}"
     )
+
+
+def _note_other_baselines(table: Any, baselines: tuple[float, ...], tolerance: float) -> None:
+    """Say so when a fixed baseline matched pairs of another length (within the tolerance)."""
+    days = [float(d) for d in table["temporal_baseline_days"]]
+    for asked in baselines:
+        found = sorted({round(d, 1) for d in days if abs(d - asked) <= tolerance})
+        if found and found != [asked]:
+            listed = ", ".join(f"{d:g}" for d in found)
+            typer.echo(
+                f"note: --baseline {asked:g} matched pairs {listed} days apart (within "
+                f"--tolerance {tolerance:g}); narrow --tolerance to keep only {asked:g}-day pairs",
+                err=True,
+            )

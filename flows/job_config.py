@@ -240,7 +240,7 @@ def asset_signer(kind: str) -> Callable[[Any], Any] | None:
 
 def load_process_config(path: Path) -> ProcessConfig:
     """Read and validate a job config (YAML or TOML); environment overrides applied."""
-    return load_config_file(path, lambda raw: ProcessConfig(**raw))
+    return load_config_file(path, lambda raw: ProcessConfig(**raw), ProcessConfig)
 
 
 def process_config_template() -> str:

@@ -64,7 +64,9 @@ def demo(
 
 
 def process(
-    config: Annotated[Path, typer.Argument(help="Job config (YAML); see docs/process.md.")],
+    config: Annotated[
+        Path, typer.Argument(metavar="CONFIG", help="Job config (YAML); see docs/process.md.")
+    ],
     progress: Annotated[bool, typer.Option(help="Show a progress bar over tiles.")] = True,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the run report here.")
@@ -92,7 +94,9 @@ def process(
 
 
 def changes(
-    store: Annotated[str, typer.Argument(help="Coherence cube or tile set (cohcube process).")],
+    store: Annotated[
+        str, typer.Argument(metavar="STORE", help="Coherence cube or tile set (cohcube process).")
+    ],
     out: Annotated[Path, typer.Option(help="Output: .zarr or .tif (one per tile for a tile set).")],
     tile: Annotated[list[str] | None, typer.Option(help="Only these tiles of a tile set.")] = None,
     history: Annotated[str, typer.Option(help="all (archive) or past (monitoring).")] = "all",
@@ -121,7 +125,9 @@ def changes(
 
 
 def schedule_job(
-    config: Annotated[Path, typer.Argument(help="Job config (YAML), as for `cohcube process`.")],
+    config: Annotated[
+        Path, typer.Argument(metavar="CONFIG", help="Job config (YAML), as for `cohcube process`.")
+    ],
     cron: Annotated[str, typer.Option(help="Cron expression, e.g. '0 3 * * *'.")],
     name: Annotated[
         str | None, typer.Option(help="Deployment name (default: config name).")

@@ -46,7 +46,9 @@ def _trained_model(
 
 
 def train(
-    config: Annotated[Path, typer.Argument(help="Training config, YAML or TOML.")],
+    config: Annotated[
+        Path, typer.Argument(metavar="CONFIG", help="Training config, YAML or TOML.")
+    ],
     out: Annotated[Path, typer.Option(help="Run folder: checkpoints, history, config copy.")],
     resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint.")] = False,
     cache: Annotated[Path | None, typer.Option(help="Cache of simulated patches.")] = None,
@@ -74,7 +76,9 @@ def train(
 
 
 def export(
-    run: Annotated[Path, typer.Argument(help="Run folder of `cohcube train`, or a checkpoint.")],
+    run: Annotated[
+        Path, typer.Argument(metavar="RUN", help="Run folder of `cohcube train`, or a checkpoint.")
+    ],
     out: Annotated[Path, typer.Option(help="TorchScript file to write (.pt); card beside it.")],
     name: Annotated[str | None, typer.Option(help="Model name for the card.")] = None,
     verbose: Verbose = 0,
@@ -165,7 +169,10 @@ def calibrate(
 
 
 def import_keras(
-    weights: Annotated[Path, typer.Argument(help="The authors' model.weights.h5 (either layout).")],
+    weights: Annotated[
+        Path,
+        typer.Argument(metavar="WEIGHTS", help="The authors' model.weights.h5 (either layout)."),
+    ],
     out: Annotated[Path, typer.Option(help="TorchScript file to write (.pt); card beside it.")],
     config: Annotated[
         Path | None, typer.Option(help="Their config.yaml (default: the paper's preprocessing).")
@@ -192,7 +199,10 @@ def import_keras(
 
 def models(
     folder: Annotated[
-        Path | None, typer.Argument(help="Folder of artefacts (default: the shipped model only).")
+        Path | None,
+        typer.Argument(
+            metavar="FOLDER", help="Folder of artefacts (default: the shipped model only)."
+        ),
     ] = None,
 ) -> None:
     """List model artefacts: name, provenance, inputs, size multiple, halo, sha256."""

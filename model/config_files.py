@@ -10,6 +10,7 @@ that ``cohcube config`` prints, every field with its description and default.
 
 from __future__ import annotations
 
+import difflib
 import textwrap
 import tomllib
 import types
@@ -49,27 +50,51 @@ def read_config_mapping(path: Path) -> dict[str, Any]:
     return raw
 
 
-def validation_problems(error: ValidationError) -> str:
-    """Every problem of a pydantic error as ``field.path: message``, joined by ``; ``."""
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}"
-        for err in error.errors()
-    )
+def validation_problems(error: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """Every problem of a pydantic error as ``field.path: message``, joined by ``; ``.
+
+    With ``model``, an unknown key gets the closest known field name (a typo).
+    """
+    problems = []
+    for err in error.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        text = f"{where}: {err['msg']}"
+        if err["type"] == "extra_forbidden" and model is not None:
+            hint = _closest_field(model, [str(p) for p in err["loc"]])
+            text += f" (did you mean {hint!r}?)" if hint else ""
+        problems.append(text)
+    return "; ".join(problems)
 
 
-def load_config_file(path: Path, build: Callable[[dict[str, Any]], T]) -> T:
+def _closest_field(model: type[BaseModel], loc: list[str]) -> str | None:
+    """The known field nearest an unknown key at ``loc`` (dotted), or None."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(part)
+        nested = _nested_model(field.annotation) if field is not None else None
+        if nested is None:
+            return None
+        model = nested
+    close = difflib.get_close_matches(loc[-1], list(model.model_fields), n=1, cutoff=0.6)
+    prefix = ".".join(loc[:-1])
+    return (f"{prefix}.{close[0]}" if prefix else close[0]) if close else None
+
+
+def load_config_file(
+    path: Path, build: Callable[[dict[str, Any]], T], model: type[BaseModel] | None = None
+) -> T:
     """Read ``path`` and build the config from its mapping with ``build``.
 
     Args:
         path: YAML or TOML file.
         build: e.g. ``TrainingConfig.model_validate``; its ``ValidationError``
             becomes one ``ConfigError`` line.
+        model: the config class, for "did you mean" hints on unknown keys.
     """
     raw = read_config_mapping(path)
     try:
         return build(raw)
     except ValidationError as exc:
-        raise ConfigError(f"config {path}: {validation_problems(exc)}") from None
+        raise ConfigError(f"config {path}: {validation_problems(exc, model)}") from None
 
 
 def _nested_model(annotation: Any) -> type[BaseModel] | None:

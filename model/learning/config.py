@@ -105,7 +105,7 @@ class TrainingConfig(_Strict):
 
 def load_training_config(path: Path) -> TrainingConfig:
     """Read and validate a YAML (.yaml/.yml) or TOML (.toml) training configuration."""
-    return load_config_file(path, TrainingConfig.model_validate)
+    return load_config_file(path, TrainingConfig.model_validate, TrainingConfig)
 
 
 def dump_training_config(config: TrainingConfig) -> str:
