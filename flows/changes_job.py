@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import get_args
 
 import numpy as np
+import rasterio
 import xarray as xr
 
 from cohcube.model.errors import InputDataError, MissingPathError, OccupiedPathError
@@ -19,14 +21,31 @@ log = logging.getLogger(__name__)
 SUFFIXES = (".zarr", ".tif", ".tiff")
 
 
-def write_change_layer(changes: xr.Dataset, out: Path) -> None:
+#: The GeoTIFF's bands, in order, as their descriptions say.
+GEOTIFF_BANDS = ("change_start_days", "change_end_days", "change_magnitude", "change_zscore")
+
+
+def _make_room(out: Path, overwrite: bool) -> None:
+    """Refuse an existing ``out``, or remove a previous change layer there when ``overwrite``."""
+    if not out.exists():
+        return
+    if not overwrite:
+        raise OccupiedPathError(f"{out} exists; choose a new output path or give --overwrite")
+    if out.is_dir():
+        if not (out / "zarr.json").exists():
+            raise OccupiedPathError(f"{out} is a folder but not a Zarr store; not overwriting it")
+        shutil.rmtree(out)
+    else:
+        out.unlink()
+
+
+def write_change_layer(changes: xr.Dataset, out: Path, overwrite: bool = False) -> None:
     """Write a ``detect_changes`` result as Zarr (all variables) or a multi-band GeoTIFF.
 
-    The GeoTIFF bands are: change start and end in days since 1970-01-01
-    (NaN without event), magnitude, z-score.
+    The GeoTIFF bands (``GEOTIFF_BANDS``, also their descriptions) are: change
+    start and end in days since 1970-01-01 (NaN without event), magnitude, z-score.
     """
-    if out.exists():
-        raise OccupiedPathError(f"{out} exists; choose a new output path")
+    _make_room(out, overwrite)
     if out.suffix == ".zarr":
         changes.to_zarr(out, mode="w-", consolidated=False)
         return
@@ -36,11 +55,13 @@ def write_change_layer(changes: xr.Dataset, out: Path) -> None:
         days = (changes[name] - epoch) / np.timedelta64(1, "D")
         bands.append(days.astype(np.float32).rename(f"{name}_days"))
     bands += [changes["change_magnitude"], changes["change_zscore"]]
-    stacked = xr.concat(bands, dim="band").assign_coords(
-        band=["change_start_days", "change_end_days", "change_magnitude", "change_zscore"]
-    )
+    stacked = xr.concat(bands, dim="band").assign_coords(band=list(GEOTIFF_BANDS))
     stacked = stacked.rio.write_crs(changes.rio.crs).rio.write_nodata(np.nan)
+    stacked.attrs = {}  # the first band's attributes would describe every band
     stacked.rio.to_raster(out, compress="deflate", tiled=True)
+    with rasterio.open(out, "r+") as dataset:
+        for index, name in enumerate(GEOTIFF_BANDS, start=1):
+            dataset.set_band_description(index, name)
 
 
 def run_changes(
@@ -52,6 +73,7 @@ def run_changes(
     z_threshold: float = 3.0,
     min_drop: float = 0.15,
     smooth_px: int = 5,
+    overwrite: bool = False,
 ) -> dict[Path, float]:
     """Detect changes in a cube (or each selected tile of a tile set) and write the layers.
 
@@ -85,7 +107,7 @@ def run_changes(
             min_drop=min_drop,
             smooth_px=smooth_px,
         ).compute()
-        write_change_layer(changes, path)
+        write_change_layer(changes, path, overwrite)
         valid = np.isfinite(cube["coherence"].isel(pair=-1).values)
         shares[path] = float(changes["change"].values[valid].mean()) if valid.any() else 0.0
         log.info("wrote %s", path)

@@ -73,7 +73,7 @@ def choose_model(
         InputDataError: the job's bands or tiles do not fit the model.
     """
     card_path = card_path_for(model)
-    card = read_card(card_path)
+    card = read_card(model if model is not None else card_path)
     multiple = card.input.size_multiple
     if tile_px is not None and tile_px % multiple:
         raise InputDataError(

@@ -103,6 +103,9 @@ def changes(
     z_threshold: Annotated[float, typer.Option(help="Robust deviations below the level.")] = 3.0,
     min_drop: Annotated[float, typer.Option(help="Coherence drop below the level.")] = 0.15,
     smooth: Annotated[int, typer.Option(help="Averaging window, pixels.")] = 5,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace change layers already at --out.")
+    ] = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -119,6 +122,7 @@ def changes(
             z_threshold=z_threshold,
             min_drop=min_drop,
             smooth_px=smooth,
+            overwrite=overwrite,
         )
     for path, flagged in written.items():
         typer.echo(f"{path}: {flagged:.2%} of valid pixels changed")

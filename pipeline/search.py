@@ -83,7 +83,8 @@ class SceneQuery:
         if self.bbox is not None:
             parts.append(f"bbox {list(self.bbox)}")
         if self.intersects is not None:
-            parts.append("the given geometry")
+            bounds = [round(v, 4) for v in shape(self.intersects).bounds]
+            parts.append(f"the area within {bounds}")
         if self.datetime:
             parts.append(f"datetime {self.datetime}")
         return ", ".join([*parts, self.describe_properties()])
@@ -349,6 +350,12 @@ def search_scenes(
                 f"none has {query.describe_properties()}; polarisations present: "
                 f"{pols or 'none declared'}"
             )
-        raise EmptySearchError(f"no scene in {redacted(source)} matches {query.describe()}")
+        hint = (
+            " (areas are west, south, east, north in degrees: longitude first; check the "
+            "order and the time range)"
+            if query.bbox is not None or query.intersects is not None
+            else ""
+        )
+        raise EmptySearchError(f"no scene in {redacted(source)} matches {query.describe()}{hint}")
     log.info("found %d scene(s) in %s", len(scenes), redacted(source))
     return scenes

@@ -201,6 +201,11 @@ def read_card(path: str | Path | None) -> ModelCard:
     try:
         raw = json.loads(card_path.read_text())
     except FileNotFoundError:
+        if path is not None and Path(path) != card_path and not Path(path).exists():
+            raise ModelArtefactError(
+                f"model {path} does not exist; give a .pt written by cohcube export or "
+                "import-keras (its .json card beside it), or no model for the shipped one"
+            ) from None
         given = f" (for {path})" if path is not None and Path(path) != card_path else ""
         raise ModelArtefactError(
             f"model card {card_path}{given} does not exist; an artefact is a .pt file with "

@@ -31,7 +31,12 @@ def test_changes_verb_writes_geotiff_and_zarr(
     with rasterio.open(tif) as src:
         assert src.count == 4
         assert src.crs.to_epsg() == 32633
-        assert src.descriptions[0] == "change_start_days"
+        assert src.descriptions == (
+            "change_start_days",
+            "change_end_days",
+            "change_magnitude",
+            "change_zscore",
+        )
         start_days, magnitude = src.read(1), src.read(3)
     flagged = np.isfinite(start_days)
     assert 0 < flagged.mean() < 0.5
@@ -44,7 +49,15 @@ def test_changes_verb_writes_geotiff_and_zarr(
 
     again = run_cohcube("changes", str(store), "--out", str(tif), check=False)
     assert again.returncode == 2
-    assert "exists" in again.stderr
+    assert "exists; choose a new output path or give --overwrite" in again.stderr
+    tif.write_bytes(b"stale")
+    run_cohcube("changes", str(store), "--out", str(tif), "--smooth", "1", "--overwrite")
+    with rasterio.open(tif) as src:
+        assert np.array_equal(np.isfinite(src.read(1)), flagged)
+    run_cohcube("changes", str(store), "--out", str(zarr_out), "--overwrite")
+    assert xr.open_zarr(zarr_out, consolidated=False)["change"].shape == flagged.shape
+    missing = run_cohcube("changes", str(tmp_path / "nope.zarr"), "--out", str(tif), check=False)
+    assert "does not exist" in missing.stderr
     wrong = run_cohcube("changes", str(tmp_path), "--out", str(tmp_path / "x.tif"), check=False)
     assert wrong.returncode == 2
     assert "not a cohcube tile set" in wrong.stderr

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
+from support.processes import free_port
 
 from cohcube.pipeline.sample import SampleCatalog
 
@@ -88,3 +90,39 @@ def test_a_mistyped_config_key_gets_the_closest_name(run_cohcube: Run, tmp_path:
     assert "colection: Extra inputs are not permitted (did you mean 'collection'?)" in result.stderr
     assert "(did you mean 'grd.thermal_noise'?)" in result.stderr
     assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("failure", ["swapped-bbox", "unreachable-catalog"])
+def test_a_run_that_fails_before_computing_leaves_nothing(
+    run_cohcube: Run,
+    small_sample: SampleCatalog,
+    tiny_artefact: Path,
+    tmp_path: Path,
+    failure: str,
+) -> None:
+    west, south, east, north = json.loads(small_sample.collection.read_text())["extent"]["spatial"][
+        "bbox"
+    ][0]
+    settings: dict[str, object] = {
+        "region": {"bbox": [west, south, east, north]},
+        "catalog": str(small_sample.items),
+        "output": {"store": str(tmp_path / "store")},
+        "model": str(tiny_artefact),
+        "cluster": {"address": "local", "workers": 1},
+    }
+    if failure == "swapped-bbox":
+        settings["region"] = {"bbox": [south, west, north, east]}  # latitude first
+        expected = "longitude first"
+    else:
+        settings["catalog"] = f"http://127.0.0.1:{free_port()}/stac"
+        expected = "127.0.0.1"
+    config = tmp_path / "job.yaml"
+    config.write_text(yaml.safe_dump(settings))
+    result = run_cohcube("process", str(config), check=False)
+    assert result.returncode == 2
+    line = result.stderr.strip().splitlines()[-1]
+    assert expected in line
+    if failure == "swapped-bbox":
+        assert f"{round(south, 4)}" in line  # the area it searched is shown
+    assert not (tmp_path / "store").exists()
+    assert not (tmp_path / "store.lock").exists()

@@ -64,9 +64,13 @@ def test_card_sections_are_validated(tiny_artefact: Path, tmp_path: Path) -> Non
     assert "calibration.unknown" in str(info.value)
 
 
-def test_missing_card_named_with_the_file_the_user_gave(tmp_path: Path) -> None:
-    with pytest.raises(ModelArtefactError, match=r"missing\.json \(for .*missing\.pt\)"):
+def test_missing_model_or_card_named_as_the_user_gave_it(tmp_path: Path) -> None:
+    with pytest.raises(ModelArtefactError, match=r"model .*missing\.pt does not exist") as info:
         read_card(tmp_path / "missing.pt")
+    assert "missing.json" not in str(info.value)
+    (tmp_path / "alone.pt").write_bytes(b"")
+    with pytest.raises(ModelArtefactError, match=r"alone\.json \(for .*alone\.pt\) does not"):
+        read_card(tmp_path / "alone.pt")
 
 
 def test_torchscript_matches_eager_in_a_process_without_training_code(
