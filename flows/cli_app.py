@@ -60,14 +60,23 @@ def _group(
     """InSAR coherence cubes from detected Sentinel-1 backscatter."""
 
 
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED = 130
+
+
 @contextmanager
-def user_errors() -> Iterator[None]:
-    """Turn a ``CohcubeError`` (its message is the whole story) into one line and exit status 2."""
+def user_errors(resume_hint: str | None = None) -> Iterator[None]:
+    """Turn a ``CohcubeError`` (its message is the whole story) into one line and exit status 2;
+    Ctrl-C into one line (with ``resume_hint``) and exit status 130."""
     try:
         yield
     except CohcubeError as exc:
         typer.echo(f"cohcube: error: {exc}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        hint = f"; {resume_hint}" if resume_hint else ""
+        typer.echo(f"cohcube: interrupted{hint}", err=True)
+        raise typer.Exit(INTERRUPTED) from None
 
 
 def command_line() -> str:

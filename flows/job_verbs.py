@@ -79,7 +79,11 @@ def process(
     from .job_config import load_process_config
     from .process import run_process
 
-    with user_errors():
+    resume = (
+        f"no unfinished pair is presented as done; run `cohcube process {config}` again to "
+        "resume (regions already written are kept)"
+    )
+    with user_errors(resume):
         settings = load_process_config(config)
         report = run_process(settings, progress=progress and not quiet)
     for tile in report.tiles:

@@ -13,11 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
 import pystac
+import zarr
 from shapely.geometry import shape
 from tqdm.auto import tqdm
 
@@ -32,8 +35,10 @@ from cohcube.pipeline.store.tile_set import (
     check_store_location,
     held_through,
     open_tile_set,
+    pending_pairs,
     record_run,
     tile_ids,
+    tile_set_exists,
     tile_url,
 )
 from cohcube.pipeline.store.zarr_cube import StoreLayout, committed_pairs
@@ -96,7 +101,15 @@ def _datetime_range(config: ProcessConfig, store: str) -> str | None:
     if start == "last-run":
         held = held_through(store)
         if held is None:
-            log.info("time.start last-run: the store is empty, searching from the beginning")
+            pending = pending_pairs(store)
+            if pending:
+                log.info(
+                    "time.start last-run: no pair is committed yet; %d pairs of an interrupted "
+                    "run are pending and will be resumed; searching from the beginning",
+                    pending,
+                )
+            else:
+                log.info("time.start last-run: the store is empty, searching from the beginning")
             start = None
         else:
             newest = pd.Timestamp(held).tz_localize("UTC").to_pydatetime()
@@ -183,18 +196,32 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
         # Stack what the model reads (a single-polarisation model: VV only).
         bands = tuple(p.lower() for p in model.card.input.polarizations)
         scenes, skipped = _usable_scenes(scenes, bands, config.on_unreadable)
-        # Created only now: a run that fails to find usable scenes leaves no store behind.
-        root = open_tile_set(store, grid)
+        if tile_set_exists(store):
+            open_tile_set(store, grid)  # an existing store of another tile grid stops here
         layout = StoreLayout(shard_px=min(StoreLayout().shard_px, grid.tile_px))
         report = ProcessReport(store=store, tiles=[], skipped_scenes=skipped)
-        with dask_client(config.cluster.address, n_workers=config.cluster.workers):
+        with ExitStack() as resources:
+            opened: list[zarr.Group] = []
+
+            def prepare() -> None:
+                """The store and the cluster, made the first time a tile has pairs to add:
+                a run that finds nothing new starts nothing and writes nothing."""
+                if not opened:
+                    opened.append(open_tile_set(store, grid))
+                    resources.enter_context(
+                        dask_client(config.cluster.address, n_workers=config.cluster.workers)
+                    )
+
             for tile in tqdm(tiles, desc="tiles", unit="tile", disable=not progress):
                 report.tiles.append(
-                    _process_tile(config, tile, scenes, bands, model, layout, store)
+                    _process_tile(config, tile, scenes, bands, model, layout, store, prepare)
                 )
         report.seconds = time.perf_counter() - started
+        if not opened:
+            log.info("nothing new to add: the store is unchanged")
+            return report
         record_run(
-            root,
+            opened[0],
             {
                 "pairs_added": report.pairs_added,
                 "tiles": {t.tile: len(t.pairs_added) for t in report.tiles if t.pairs_added},
@@ -221,6 +248,7 @@ def _process_tile(
     model: ChosenModel,
     layout: StoreLayout,
     store: str,
+    prepare: Callable[[], None],
 ) -> TileReport:
     tile_report = TileReport(tile=tile.id)
     mine = _scenes_of_tile(scenes, tile)
@@ -242,10 +270,11 @@ def _process_tile(
     url = tile_url(store, tile.id)
     held = committed_pairs(url)
     todo = pairs[~pairs["pair_id"].isin(held)]
-    tile_report.pairs_held = int(pairs["pair_id"].isin(held).sum())
+    tile_report.pairs_held = len(held)
     if todo.empty:
         tile_report.status = "up to date" if len(pairs) else "no pairs"
         return tile_report
+    prepare()
     written = infer_into_cube(
         cube,
         todo,
@@ -256,6 +285,7 @@ def _process_tile(
         where=f"tile {tile.id}: ",
     )
     tile_report.pairs_added = list(written.new_pairs)
+    tile_report.pairs_held = len(held) + len(written.new_pairs)
     log.info(
         "tile %s: %d new pairs (%d held)", tile.id, len(written.new_pairs), tile_report.pairs_held
     )

@@ -25,6 +25,7 @@ def _local(n_workers: int | None, threads_per_worker: int, memory_limit: str) ->
         # A failed task reaches the driver, which reports it in one line; the
         # workers' own tracebacks are shown only when debugging (-v).
         silence_logs=_worker_log_level(),
+        preload=["cohcube.pipeline.worker_setup"],
     )
 
 
@@ -68,6 +69,12 @@ def dask_client(
         memory_limit: per-worker memory limit of a local cluster.
     """
     started = None
+    if n_workers is not None and cluster not in ("local",):
+        log.warning(
+            "cluster.workers (%d) applies to a local cluster only; %s has its own workers",
+            n_workers,
+            cluster,
+        )
     if cluster == "local":
         started = _local(n_workers, threads_per_worker, memory_limit)
     elif cluster == "cuda":
@@ -86,6 +93,12 @@ def dask_client(
     log.info("Dask dashboard: %s", client.dashboard_link)
     try:
         yield client
+    except KeyboardInterrupt:
+        # Ctrl-C reaches the workers too; their shutdown noise (AllExit, CancelledError,
+        # KeyboardInterrupt tracebacks) says nothing the interrupt message does not.
+        for name in ("distributed", "asyncio", "tornado"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+        raise
     finally:
         client.close()
         if started is not None:

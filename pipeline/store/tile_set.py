@@ -114,6 +114,22 @@ def open_tile(store: str | Path, tile_id: str) -> xr.Dataset:
     return open_coherence_cube(tile_url(str(store), tile_id))
 
 
+def tile_set_exists(store: str) -> bool:
+    """Whether ``store`` is a tile set already (written by an earlier run)."""
+    return _is_tile_set(store)
+
+
+def pending_pairs(store: str) -> int:
+    """Pairs planned by an interrupted run and not yet committed, over every tile."""
+    total = 0
+    for tile_id in tile_ids(store):
+        group = zarr.open_group(tile_url(store, tile_id), mode="r")
+        pending = group.attrs.get("cohcube:pending")
+        if isinstance(pending, dict):
+            total += len(pending.get("pairs", []))
+    return total
+
+
 def held_through(store: str) -> np.datetime64 | None:
     """Time up to which every tile holding a cube has its pairs: the oldest of the tiles'
     newest secondary acquisitions (a tile that fell behind, e.g. after a failed run, sets

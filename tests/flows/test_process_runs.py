@@ -1,0 +1,96 @@
+"""What an operator sees of `cohcube process` runs: Ctrl-C, resuming, and runs with nothing new."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import zarr
+from support.process_jobs import job_settings, pairs_in_store, write_config
+from support.processes import cohcube_command
+
+from cohcube.pipeline.sample import SampleCatalog
+from cohcube.pipeline.store.tile_set import held_through, pending_pairs
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _pending_somewhere(store: Path) -> bool:
+    for meta in store.glob("*/zarr.json"):
+        try:
+            if "cohcube:pending" in meta.read_text():
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def test_ctrl_c_says_so_in_one_line_and_a_rerun_resumes(
+    run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "cube.zarr"
+    settings = job_settings(small_sample, small_sample.items, store, tiny_artefact)
+    settings |= {"grid": {"tile_px": 256}, "time": {"start": "last-run"}}
+    config = write_config(tmp_path / "job.yaml", **settings)
+    # A session of its own: the signal goes to the job and its workers, as Ctrl-C in a terminal.
+    job = subprocess.Popen(
+        [cohcube_command(), "process", str(config), "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not _pending_somewhere(store) and job.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert job.poll() is None, "the job finished before it could be interrupted"
+    os.killpg(job.pid, signal.SIGINT)
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 130
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("cohcube: interrupted; no unfinished pair is presented as done")
+    assert f"cohcube process {config}` again to resume" in last
+    for noise in ("Traceback", "AllExit", "Task exception was never retrieved"):
+        assert noise not in stderr
+
+    interrupted_pending = pending_pairs(str(store))
+    nothing_committed = held_through(str(store)) is None
+    again = run_cohcube("process", str(config), "--no-progress", "--json", str(tmp_path / "r.json"))
+    if interrupted_pending and nothing_committed:
+        assert f"{interrupted_pending} pairs of an interrupted run are pending" in again.stderr
+    assert "the store is empty" not in again.stderr or not interrupted_pending
+    held = pairs_in_store(store)
+    assert held
+    assert all(len(p) == 12 for p in held.values())  # 14 passes: twelve 12-day pairs per tile
+
+
+def test_a_run_with_nothing_new_writes_nothing(
+    run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "cube.zarr"
+    config = write_config(
+        tmp_path / "job.yaml",
+        **job_settings(small_sample, small_sample.items, store, tiny_artefact),
+    )
+    first = run_cohcube("process", str(config), "--no-progress")
+    held = {line.split()[0]: line for line in first.stdout.splitlines() if "held" in line}
+    assert all(line.rstrip().endswith("held  12") for line in held.values()), first.stdout
+    runs = zarr.open_group(str(store), mode="r").attrs["cohcube:runs"]
+    catalog = next(store.parent.glob(f"{store.name}.stac/**/*.json"))
+    stamp = catalog.stat().st_mtime_ns
+
+    second = run_cohcube(
+        "process", str(config), "--no-progress", "--json", str(tmp_path / "r.json")
+    )
+    assert json.loads((tmp_path / "r.json").read_text())["pairs_added"] == 0
+    assert "nothing new to add: the store is unchanged" in second.stderr
+    assert "Dask dashboard" not in second.stderr  # no cluster was started
+    assert zarr.open_group(str(store), mode="r").attrs["cohcube:runs"] == runs
+    assert catalog.stat().st_mtime_ns == stamp
+    # The count of pairs a tile holds is the tile's, not this run's.
+    assert all("held  12" in line for line in second.stdout.splitlines() if "held" in line)
