@@ -8,13 +8,12 @@ would print its own KeyboardInterrupt traceback.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 from typing import Any
 
 
 def dask_setup(worker: Any) -> None:
     """Called by Dask in each worker process at start-up (``preload``)."""
-    try:
+    with contextlib.suppress(ValueError):  # not the main thread: leave the default
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread: leave the default
-        pass
