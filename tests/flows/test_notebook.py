@@ -33,3 +33,11 @@ def test_quickstart_notebook_runs(small_sample: SampleCatalog, tmp_path: Path) -
     assert len(images) >= 3, "map, time series and change plots"
     reprs = "".join(o.get("data", {}).get("text/plain", "") for o in outputs)
     assert "dask.array" in reprs, "the cube and the coherence are shown as lazy xarray objects"
+    # Plots end with plt.show(): no stray Text(...) / <Figure ...> / artist-list reprs.
+    plain = [
+        o.get("data", {}).get("text/plain", "")
+        for o in outputs
+        if o.get("output_type") == "execute_result"
+    ]
+    stray = [p for p in plain if p.startswith(("Text(", "<Figure", "[<matplotlib", "<matplotlib"))]
+    assert not stray, stray
