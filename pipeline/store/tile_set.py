@@ -97,8 +97,19 @@ def open_tile_set(store: str, tiles: TileGrid) -> zarr.Group:
             )
         return group
     group = zarr.open_group(store, mode="w")
-    group.attrs.update({"cohcube:format": TILE_SET_FORMAT, "cohcube:tile_grid": grid})
+    group.attrs.update(
+        {"cohcube:format": TILE_SET_FORMAT, "cohcube:tile_grid": grid, "cohcube:open": HOW_TO_OPEN}
+    )
     return group
+
+
+#: Root attribute of a tile set, for someone who opens the root and finds no variables.
+HOW_TO_OPEN = (
+    "a tile set: one coherence cube per tile, each a group; open all with "
+    "cohcube.pipeline.store.tile_set.open_tiles(store) (a DataTree) or "
+    "xarray.open_datatree(store, engine='zarr'), one with "
+    "xarray.open_zarr(store, group='<tile id>')"
+)
 
 
 def tile_ids(store: str) -> list[str]:
@@ -107,6 +118,19 @@ def tile_ids(store: str) -> list[str]:
         return []
     group = zarr.open_group(store, mode="r")
     return sorted(name for name, _ in group.groups() if is_coherence_cube(tile_url(store, name)))
+
+
+def open_tiles(store: str | Path) -> xr.DataTree:
+    """Every tile's coherence cube (committed pairs only, lazily) as one DataTree.
+
+    ``tree["33N_0117_1014"].dataset`` is one tile; the root holds the store's
+    attributes (tile grid, run log). Plain ``xr.open_zarr(store)`` shows only
+    the root, which has no variables: the cubes are its groups.
+    """
+    root = zarr.open_group(str(store), mode="r")
+    tiles = {f"/{t}": open_tile(store, t) for t in tile_ids(str(store))}
+    tree = xr.DataTree.from_dict({"/": xr.Dataset(attrs=dict(root.attrs)), **tiles})
+    return tree
 
 
 def open_tile(store: str | Path, tile_id: str) -> xr.Dataset:

@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import rioxarray  # noqa: F401
+import xarray as xr
 import zarr
 from support.process_jobs import job_settings, pairs_in_store, write_config
 from support.processes import cohcube_command
 
 from cohcube.pipeline.sample import SampleCatalog
-from cohcube.pipeline.store.tile_set import held_through, pending_pairs
+from cohcube.pipeline.store.tile_set import held_through, open_tiles, pending_pairs, tile_ids
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -94,3 +96,13 @@ def test_a_run_with_nothing_new_writes_nothing(
     assert catalog.stat().st_mtime_ns == stamp
     # The count of pairs a tile holds is the tile's, not this run's.
     assert all("held  12" in line for line in second.stdout.splitlines() if "held" in line)
+
+    # Opening the result: the root says how; open_tiles gives every tile at once.
+    root = xr.open_zarr(store, consolidated=False)
+    assert not root.data_vars
+    assert "open_tiles(store)" in root.attrs["cohcube:open"]
+    tree = open_tiles(store)
+    assert sorted(tree.children) == tile_ids(str(store))
+    for tile in tree.children.values():
+        assert tile.dataset.sizes["pair"] == 12
+        assert tile.dataset.rio.crs.to_epsg() == 32633
