@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -96,3 +100,24 @@ def test_every_subpackage_is_installed() -> None:
         for init in (ROOT / folder).rglob("__init__.py"):
             parts = init.parent.relative_to(ROOT / folder).parts
             assert ".".join((name, *parts)) in listed, f"{init.parent} is not in packages"
+
+
+def test_the_demo_output_stays_out_of_git() -> None:
+    # `cohcube demo` writes ./cohcube-demo by default: run from a clone, it must not show up
+    # in `git status`.
+    demo_help = subprocess.run(
+        [str(Path(sys.executable).with_name("cohcube")), "demo", "--help"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        check=False,
+    )
+    assert "cohcube-demo" in demo_help.stdout
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    ignored = subprocess.run(
+        ["git", "check-ignore", "-q", "cohcube-demo/coherence.zarr/zarr.json"],
+        cwd=ROOT,
+        check=False,
+    )
+    assert ignored.returncode == 0
