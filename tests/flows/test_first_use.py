@@ -126,3 +126,11 @@ def test_a_run_that_fails_before_computing_leaves_nothing(
         assert f"{round(south, 4)}" in line  # the area it searched is shown
     assert not (tmp_path / "store").exists()
     assert not (tmp_path / "store.lock").exists()
+
+
+def test_typos_in_verbs_and_options_get_suggestions(run_cohcube: Run) -> None:
+    verb = run_cohcube("proces", check=False)
+    assert verb.returncode == 2
+    assert "Did you mean 'process'?" in verb.stderr
+    option = run_cohcube("pairs", "--baselin", "5", check=False)
+    assert "--baseline" in option.stderr
