@@ -38,10 +38,16 @@ from cohcube.pipeline.sample import (
     truth_for_pairs,
 )
 from cohcube.pipeline.search import SceneQuery, search_scenes
-from cohcube.pipeline.store.zarr_cube import StoreLayout, open_coherence_cube
+from cohcube.pipeline.store.zarr_cube import StoreLayout, WriteReport, open_coherence_cube
 
 from .job_config import PairConfig
-from .job_steps import choose_model, infer_into_cube, publish_catalog, stack_pairs
+from .job_steps import (
+    ChosenModel,
+    choose_model,
+    infer_into_cube,
+    publish_catalog,
+    stack_pairs,
+)
 from .quicklook import write_quicklook
 
 log = logging.getLogger(__name__)
@@ -68,6 +74,39 @@ def _rmse(estimates: list[NDArray[np.float32]], truths: list[NDArray[np.float32]
 def _intensity_window(card: ModelCard) -> int:
     metrics = card.metrics or {}
     return int(metrics.get("intensity_window_px", DEFAULT_INTENSITY_WINDOW_PX))
+
+
+def _summary(
+    report: WriteReport,
+    result: xr.Dataset,
+    cube: xr.DataArray,
+    chosen: ChosenModel,
+    scores: _DemoScores,
+    timings: dict[str, float],
+    start: float,
+) -> dict[str, Any]:
+    """What ``summary.json`` says of the run (outputs added by the caller)."""
+    pixels = len(report.new_pairs) * cube.sizes["y"] * cube.sizes["x"]
+    return {
+        "pairs_processed": len(report.new_pairs),
+        "pairs_already_in_cube": len(report.skipped_pairs),
+        "pairs_in_cube": int(result.sizes["pair"]),
+        "grid_px": [int(cube.sizes["y"]), int(cube.sizes["x"])],
+        "pixels_per_second": round(pixels / timings["inference_and_write_s"], 1) if pixels else 0,
+        "model": {"name": chosen.card.name, "sha256": chosen.card.artefact.sha256},
+        "rmse_vs_true_coherence": scores.rmse,
+        "pairs_scored": scores.pairs_scored,
+        "change_detection": scores.changes,
+        "timings_s": {k: round(v, 1) for k, v in timings.items()},
+        "total_s": round(time.perf_counter() - start, 1),
+    }
+
+
+def _sample_grid(spec: SampleSpec) -> CubeGrid:
+    """The sample's map grid (GRD scenes' footprints are rotated radar swaths, wider than it)."""
+    left, top = spec.origin
+    side = spec.size_px * spec.pixel_m
+    return CubeGrid(spec.epsg, spec.pixel_m, (left, top - side, left + side, top))
 
 
 def run_demo(
@@ -99,20 +138,17 @@ def run_demo(
     step = time.perf_counter()
     collection = catalog.collection_id
     scenes = search_scenes(catalog.items, SceneQuery(collection=collection))
-    spec = sample or SampleSpec()
-    left, top = spec.origin
-    side = spec.size_px * spec.pixel_m
-    # The sample's map grid (GRD scenes' footprints are rotated radar swaths, wider than it).
-    grid = CubeGrid(spec.epsg, spec.pixel_m, (left, top - side, left + side, top))
     cube, pairs = stack_pairs(
-        scenes, ("vv", "vh"), chosen, PairConfig(), chunk_px=layout.shard_px, grid=grid
+        scenes,
+        ("vv", "vh"),
+        chosen,
+        PairConfig(),
+        chunk_px=layout.shard_px,
+        grid=_sample_grid(sample or SampleSpec()),
     )
     timings["search_and_cube_s"] = time.perf_counter() - step
     log.info(
-        "%d scenes -> %d acquisitions -> %d 12-day pairs",
-        len(scenes),
-        cube.sizes["time"],
-        len(pairs),
+        "%d scenes -> %d acquisitions -> %d pairs", len(scenes), cube.sizes["time"], len(pairs)
     )
     store = out_dir / "coherence.zarr"
     step = time.perf_counter()
@@ -138,24 +174,11 @@ def run_demo(
     scores = _scores(catalog, vv, pairs, result, _intensity_window(chosen.card))
     timings["scoring_s"] = time.perf_counter() - step
     _write_demo_quicklook(out_dir / "quicklook.png", vv, pairs, result, scores.last_truth)
-    pixels = len(report.new_pairs) * cube.sizes["y"] * cube.sizes["x"]
-    summary: dict[str, Any] = {
-        "pairs_processed": len(report.new_pairs),
-        "pairs_already_in_cube": len(report.skipped_pairs),
-        "pairs_in_cube": int(result.sizes["pair"]),
-        "grid_px": [int(cube.sizes["y"]), int(cube.sizes["x"])],
-        "pixels_per_second": round(pixels / timings["inference_and_write_s"], 1) if pixels else 0,
-        "model": {"name": chosen.card.name, "sha256": chosen.card.artefact.sha256},
-        "rmse_vs_true_coherence": scores.rmse,
-        "pairs_scored": scores.pairs_scored,
-        "change_detection": scores.changes,
-        "timings_s": {k: round(v, 1) for k, v in timings.items()},
-        "total_s": round(time.perf_counter() - start, 1),
-        "outputs": {
-            "cube": str(store),
-            "stac": stac,
-            "quicklook": str(out_dir / "quicklook.png"),
-        },
+    summary = _summary(report, result, cube, chosen, scores, timings, start)
+    summary["outputs"] = {
+        "cube": str(store),
+        "stac": stac,
+        "quicklook": str(out_dir / "quicklook.png"),
     }
     path = out_dir / "summary.json"
     path.write_text(json.dumps(summary, indent=2) + "\n")

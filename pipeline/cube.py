@@ -23,8 +23,7 @@ from cohcube.model.physics.radiometry import db_to_linear
 
 from .asset_reader import RetryingRioReader
 from .errors import GridError, NotAnalysisReadyError
-from .grd.assets import is_grd_item
-from .grd.cube import GRD_QUANTITY, build_grd_cube, default_grd_grid
+from .grd.cube import GRD_QUANTITY, build_grd_cube, default_grd_grid, grd_overlaps, is_grd_stack
 from .grd.terrain import DemSource
 from .grid import CubeGrid
 from .scene_items import item_epsg, item_time, native_bounds, pass_key
@@ -245,29 +244,65 @@ def _mosaic_of_passes(
     )
 
 
-def _refuse_mixed(scenes: Sequence[pystac.Item]) -> bool:
-    """Whether the scenes are GRD (True) or analysis-ready (False); refuse a mix of both."""
-    grd = [is_grd_item(i) for i in scenes]
-    if any(grd) and not all(grd):
-        grd_collections = sorted(
-            {str(i.collection_id) for i, g in zip(scenes, grd, strict=True) if g}
+def _stacked(
+    scenes: Sequence[pystac.Item],
+    bands: Sequence[str],
+    grid: CubeGrid | None,
+    bbox: Sequence[float] | None,
+    resolution: float | None,
+    size_multiple: int,
+    chunk_px: int,
+    grd: bool,
+    **grd_options: Any,
+) -> tuple[xr.DataArray, CubeGrid, int]:
+    """The lazy cube of the scenes overlapping the (snapped) grid, one step per pass.
+
+    Returns:
+        ``(cube, grid, number of scenes used)``.
+    """
+    if grd:
+        grid = (grid or default_grd_grid(scenes, bbox, resolution)).snapped(size_multiple)
+        overlapping = sorted((i for i in scenes if grd_overlaps(i, grid)), key=item_time)
+    else:
+        require_analysis_ready(scenes, bands)
+        grid = (grid or _default_grid(scenes, bbox, resolution)).snapped(size_multiple)
+        overlapping = sorted((_normalised(i) for i in scenes if _overlaps(i, grid)), key=item_time)
+    if not overlapping:
+        raise GridError(
+            f"none of the {len(scenes)} scenes overlaps the output grid {list(grid.bounds)} "
+            f"(EPSG:{grid.epsg}); check the bbox/grid against the scenes' footprints"
         )
-        other = sorted({str(i.collection_id) for i, g in zip(scenes, grd, strict=True) if not g})
-        raise NotAnalysisReadyError(
-            f"the scenes mix Level-1 GRD products (sigma0, from {', '.join(grd_collections)}) "
-            f"with analysis-ready backscatter (gamma0, from {', '.join(other)}); one cube holds "
-            "one quantity: search one collection"
-        )
-    return all(grd)
+    grouped: dict[tuple[Any, ...], list[pystac.Item]] = {}
+    for item in overlapping:
+        grouped.setdefault(pass_key(item), []).append(item)
+    passes = list(grouped.values())  # in time order of each pass's first slice
+    if grd:
+        cube = build_grd_cube(passes, bands, grid, chunk_px, GDAL_HTTP_SETTINGS, **grd_options)
+    else:
+        cube = _mosaic_of_passes(passes, bands, grid, chunk_px)
+    return cube, grid, len(overlapping)
 
 
-def _grd_overlaps(item: pystac.Item, grid: CubeGrid) -> bool:
-    """Does a GRD item's footprint bbox intersect the grid (in WGS84)?"""
-    if not item.bbox:
-        return True
-    west, south, east, north = transform_bounds(f"EPSG:{grid.epsg}", "EPSG:4326", *grid.bounds)
-    b = item.bbox
-    return b[0] < east and b[2] > west and b[1] < north and b[3] > south
+def _described(
+    cube: xr.DataArray, grid: CubeGrid, grd: bool, dem: DemSource | None
+) -> xr.DataArray:
+    """The cube named, with its attributes (quantity and geocoding for GRD) and CRS."""
+    cube.name = "backscatter"
+    cube.attrs = {
+        "long_name": f"backscatter {GRD_QUANTITY + ' ' if grd else ''}(linear power)",
+        "units": "1",
+        "grid_epsg": grid.epsg,
+        "grid_resolution": grid.resolution,
+        "grid_bounds": list(grid.bounds),
+    }
+    if grd:
+        cube.attrs["quantity"] = GRD_QUANTITY
+        cube.attrs["geocoding"] = (
+            f"terrain heights from {dem.description}, GCP thin-plate spline + foreshortening"
+            if dem is not None
+            else "ellipsoid (the processor's reference heights), GCP thin-plate spline"
+        )
+    return cube.rio.write_crs(f"EPSG:{grid.epsg}")
 
 
 def build_cube(
@@ -315,57 +350,26 @@ def build_cube(
         raise GridError("no scenes to stack")
     if chunk_px % size_multiple:
         raise GridError(f"chunk_px {chunk_px} must be a multiple of size_multiple {size_multiple}")
-    grd = _refuse_mixed(scenes)
-    if grd:
-        grid = (grid or default_grd_grid(scenes, bbox, resolution)).snapped(size_multiple)
-        overlapping = sorted((i for i in scenes if _grd_overlaps(i, grid)), key=item_time)
-    else:
-        require_analysis_ready(scenes, bands)
-        grid = (grid or _default_grid(scenes, bbox, resolution)).snapped(size_multiple)
-        overlapping = sorted((_normalised(i) for i in scenes if _overlaps(i, grid)), key=item_time)
-    if not overlapping:
-        raise GridError(
-            f"none of the {len(scenes)} scenes overlaps the output grid {list(grid.bounds)} "
-            f"(EPSG:{grid.epsg}); check the bbox/grid against the scenes' footprints"
-        )
-    grouped: dict[tuple[Any, ...], list[pystac.Item]] = {}
-    for item in overlapping:
-        grouped.setdefault(pass_key(item), []).append(item)
-    passes = list(grouped.values())  # in time order of each pass's first slice
-    if grd:
-        cube = build_grd_cube(
-            passes,
-            bands,
-            grid,
-            chunk_px,
-            GDAL_HTTP_SETTINGS,
-            thermal_noise,
-            border_noise,
-            dem,
-            geoid_offset_m,
-        )
-    else:
-        cube = _mosaic_of_passes(passes, bands, grid, chunk_px)
-    cube.name = "backscatter"
-    cube.attrs = {
-        "long_name": f"backscatter {GRD_QUANTITY + ' ' if grd else ''}(linear power)",
-        "units": "1",
-        "grid_epsg": grid.epsg,
-        "grid_resolution": grid.resolution,
-        "grid_bounds": list(grid.bounds),
-    }
-    if grd:
-        cube.attrs["quantity"] = GRD_QUANTITY
-        cube.attrs["geocoding"] = (
-            f"terrain heights from {dem.description}, GCP thin-plate spline + foreshortening"
-            if dem is not None
-            else "ellipsoid (the processor's reference heights), GCP thin-plate spline"
-        )
-    cube = cube.rio.write_crs(f"EPSG:{grid.epsg}")
+    grd = is_grd_stack(scenes)
+    cube, grid, count = _stacked(
+        scenes,
+        bands,
+        grid,
+        bbox,
+        resolution,
+        size_multiple,
+        chunk_px,
+        grd,
+        thermal_noise=thermal_noise,
+        border_noise=border_noise,
+        dem=dem,
+        geoid_offset_m=geoid_offset_m,
+    )
+    cube = _described(cube, grid, grd, dem)
     log.info(
         "cube %s from %d %sscenes: %d time steps on EPSG:%d",
         dict(cube.sizes),
-        len(overlapping),
+        count,
         "GRD " if grd else "",
         cube.sizes["time"],
         grid.epsg,

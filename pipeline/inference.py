@@ -177,6 +177,22 @@ def _overlapped_inference(
     )
 
 
+def _input_quantity(cube: xr.DataArray, model_name: str, trained_on: str) -> str:
+    """The cube's backscatter quantity; warns when the model was trained on another."""
+    quantity = str(cube.attrs.get("quantity", trained_on))
+    if quantity != trained_on:
+        log.warning(
+            "model %s was trained on %s but the cube holds %s; its coherence will be biased "
+            "where the two differ (terrain slopes): use a model trained on %s (e.g. the "
+            "paper's imported weights for GRD sigma0) or an RTC collection",
+            model_name,
+            trained_on,
+            quantity,
+            quantity,
+        )
+    return quantity
+
+
 def predict_coherence(
     cube: xr.DataArray,
     pairs: pd.DataFrame,
@@ -210,17 +226,7 @@ def predict_coherence(
     card_path = card_path_for(model)
     card = read_card(card_path)
     contract = card.input
-    quantity = str(cube.attrs.get("quantity", contract.quantity))
-    if quantity != contract.quantity:
-        log.warning(
-            "model %s was trained on %s but the cube holds %s; its coherence will be biased "
-            "where the two differ (terrain slopes): use a model trained on %s (e.g. the "
-            "paper's imported weights for GRD sigma0) or an RTC collection",
-            card.name,
-            contract.quantity,
-            quantity,
-            quantity,
-        )
+    quantity = _input_quantity(cube, card.name, contract.quantity)
     multiple = contract.size_multiple
     halo = card.tiling.recommended_halo_px if halo is None else halo
     halo = math.ceil(halo / multiple) * multiple

@@ -21,10 +21,11 @@ import numpy as np
 import pystac
 import xarray as xr
 from affine import Affine
+from rasterio.warp import transform_bounds
 
 from cohcube.model.errors import CohcubeError
 
-from ..errors import GridError
+from ..errors import GridError, NotAnalysisReadyError
 from ..grid import CubeGrid
 from ..scene_items import item_time
 from .assets import grd_assets, is_grd_item
@@ -119,6 +120,31 @@ def _checked(
         for group in passes
     ]
     return placed, ipf
+
+
+def is_grd_stack(scenes: Sequence[pystac.Item]) -> bool:
+    """Whether the scenes are GRD (True) or analysis-ready (False); refuse a mix of both."""
+    grd = [is_grd_item(i) for i in scenes]
+    if any(grd) and not all(grd):
+        grd_collections = sorted(
+            {str(i.collection_id) for i, g in zip(scenes, grd, strict=True) if g}
+        )
+        other = sorted({str(i.collection_id) for i, g in zip(scenes, grd, strict=True) if not g})
+        raise NotAnalysisReadyError(
+            f"the scenes mix Level-1 GRD products (sigma0, from {', '.join(grd_collections)}) "
+            f"with analysis-ready backscatter (gamma0, from {', '.join(other)}); one cube holds "
+            "one quantity: search one collection"
+        )
+    return all(grd)
+
+
+def grd_overlaps(item: pystac.Item, grid: CubeGrid) -> bool:
+    """Does a GRD item's footprint bbox intersect the grid (in WGS84)?"""
+    if not item.bbox:
+        return True
+    west, south, east, north = transform_bounds(f"EPSG:{grid.epsg}", "EPSG:4326", *grid.bounds)
+    b = item.bbox
+    return b[0] < east and b[2] > west and b[1] < north and b[3] > south
 
 
 def unreadable_grd_scenes(

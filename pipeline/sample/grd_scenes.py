@@ -255,26 +255,7 @@ def grd_item(
     first, last = ring[:2], ring[-2:]
     outline = [first[0], first[1], last[1], last[0], first[0]]
     start = when - dt.timedelta(seconds=12)
-    assets: dict[str, Any] = {
-        "safe-manifest": {
-            "href": str(files["safe-manifest"]),
-            "type": "application/xml",
-            "roles": ["metadata"],
-        },
-    }
-    for pol in polarisations:
-        for kind in ("product", "calibration", "noise"):
-            assets[f"schema-{kind}-{pol}"] = {
-                "href": str(files[f"schema-{kind}-{pol}"]),
-                "type": "application/xml",
-                "roles": ["metadata"],
-            }
-        assets[pol] = {
-            "href": str(files[pol]),
-            "type": COG_TYPE,
-            "roles": ["data"],
-            "raster:bands": [{"nodata": 0, "data_type": "uint16"}],
-        }
+    assets = _earth_search_assets(files, polarisations)
     return {
         "type": "Feature",
         "stac_version": "1.0.0",
@@ -321,3 +302,28 @@ def grd_item(
         "links": [],
         "assets": assets,
     }
+
+
+def _earth_search_assets(files: dict[str, Path], polarisations: tuple[str, ...]) -> dict[str, Any]:
+    """The assets of a GRD item as Earth Search lists them (the RFI trap included)."""
+    assets: dict[str, Any] = {
+        "safe-manifest": {
+            "href": str(files["safe-manifest"]),
+            "type": "application/xml",
+            "roles": ["metadata"],
+        },
+    }
+    for pol in polarisations:
+        for kind in ("product", "calibration", "noise"):
+            assets[f"schema-{kind}-{pol}"] = {
+                "href": str(files[f"schema-{kind}-{pol}"]),
+                "type": "application/xml",
+                "roles": ["metadata"],
+            }
+        assets[pol] = {
+            "href": str(files[pol]),
+            "type": COG_TYPE,
+            "roles": ["data"],
+            "raster:bands": [{"nodata": 0, "data_type": "uint16"}],
+        }
+    return assets
