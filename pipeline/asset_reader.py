@@ -23,6 +23,7 @@ from stackstac.rio_reader import AutoParallelRioReader
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from .asset_policy import redacted, redacted_message
+from .scene_items import gdal_env_for
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +124,15 @@ def _empty_reason(dataset: Any) -> str | None:
     return "holds no valid pixel (every pixel is nodata or NaN)"
 
 
+def _raster_href(item: Any, band: str) -> str:
+    """The raster of ``band``: the asset of that key, or a GRD item's measurement (any naming)."""
+    if band in item.assets:
+        return str(item.assets[band].href)
+    from .grd.assets import grd_assets
+
+    return grd_assets(item, band).measurement
+
+
 def unusable_scenes(
     scenes: list[Any], bands: tuple[str, ...], gdal_settings: dict[str, str], workers: int = 8
 ) -> dict[str, str]:
@@ -134,11 +144,15 @@ def unusable_scenes(
     """
 
     def check(item: Any) -> tuple[str, str | None]:
+        settings = gdal_env_for(item, gdal_settings)
         for band in bands:
-            href = item.assets[band].href
+            try:
+                href = _raster_href(item, band)
+            except Exception as error:  # no such asset: the reason names what there is
+                return item.id, f"{band}: {redacted_message(str(error))}"
             try:
                 for attempt in read_retrying():
-                    with attempt, rasterio.Env(**gdal_settings), rasterio.open(href) as dataset:
+                    with attempt, rasterio.Env(**settings), rasterio.open(href) as dataset:
                         empty = _empty_reason(dataset)
             except Exception as error:  # any failure makes the scene unusable
                 return item.id, f"{band}: {redacted(href)}: {redacted_message(str(error))}"

@@ -1,4 +1,4 @@
-"""What a Sentinel-1 STAC item says about its scene: time, CRS, extent, pass.
+"""What a Sentinel-1 STAC item says about its scene: time, CRS, extent, pass, storage.
 
 The one reading of these fields for search, cube building and pairing, so
 the three always agree (e.g. on time zones: a naive time is taken as UTC).
@@ -58,3 +58,24 @@ def native_bounds(item: pystac.Item) -> tuple[float, float, float, float] | None
         ys = (f, f + e * rows)
         return (c, min(ys), c + a * cols, max(ys))
     return None
+
+
+def requester_pays(item: pystac.Item) -> bool:
+    """Whether the item's assets are requester-pays objects (the reader pays the transfer).
+
+    Storage extension v1 (``storage:requester_pays``) or v2 (``storage:schemes``, to
+    which pystac migrates v1 items on reading), on the item or any asset.
+    """
+    fields = [item.properties, *(a.extra_fields for a in item.assets.values())]
+    for field in fields:
+        if field.get("storage:requester_pays"):
+            return True
+        schemes = field.get("storage:schemes") or {}
+        if any(isinstance(s, dict) and s.get("requester_pays") for s in schemes.values()):
+            return True
+    return False
+
+
+def gdal_env_for(item: pystac.Item, base: dict[str, str]) -> dict[str, str]:
+    """GDAL settings for reading ``item``'s rasters: ``base`` plus the requester-pays header."""
+    return {**base, "AWS_REQUEST_PAYER": "requester"} if requester_pays(item) else dict(base)

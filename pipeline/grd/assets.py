@@ -28,6 +28,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 
 from ..asset_policy import redacted, redacted_message
 from ..errors import AssetReadError, NotAnalysisReadyError
+from ..scene_items import requester_pays
 
 _GRD_ID = re.compile(r"_GRD[HMF]?_")
 
@@ -155,21 +156,8 @@ def grd_assets(item: pystac.Item, polarisation: str) -> GrdAssets:
         noise=str(found["noise"]),
         annotation=_product_annotation(item, pol, calibration),
         manifest=_find(item, ("safe-manifest", "safe_manifest", "manifest"), r"manifest\.safe$"),
-        requester_pays=_requester_pays(item),
+        requester_pays=requester_pays(item),
     )
-
-
-def _requester_pays(item: pystac.Item) -> bool:
-    """Storage extension v1 (``storage:requester_pays``) or v2 (``storage:schemes``), as pystac
-    migrates v1 items to v2 on reading."""
-    fields = [item.properties, *(a.extra_fields for a in item.assets.values())]
-    for field in fields:
-        if field.get("storage:requester_pays"):
-            return True
-        schemes = field.get("storage:schemes") or {}
-        if any(isinstance(s, dict) and s.get("requester_pays") for s in schemes.values()):
-            return True
-    return False
 
 
 def _transient(error: BaseException) -> bool:

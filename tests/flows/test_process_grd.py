@@ -44,6 +44,8 @@ def cdse_shaped(feature: dict[str, Any]) -> dict[str, Any]:
     properties["product:type"] = "IW_GRDH_1S"
     assets = feature["assets"]
     assets["safe_manifest"] = assets.pop("safe-manifest")
+    for pol in ("vv", "vh"):  # measurement keys in upper case
+        assets[pol.upper()] = assets.pop(pol)
     for key in [k for k in assets if k.startswith("schema-product-")]:
         del assets[key]
     return feature

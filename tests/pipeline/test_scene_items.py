@@ -6,7 +6,7 @@ import datetime as dt
 
 import pystac
 
-from cohcube.pipeline.scene_items import item_time, pass_key
+from cohcube.pipeline.scene_items import gdal_env_for, item_time, pass_key, requester_pays
 
 
 def _item(properties: dict[str, object], when: dt.datetime | None) -> pystac.Item:
@@ -34,3 +34,22 @@ def test_slices_of_one_pass_share_its_key() -> None:
         pass_key(first) == pass_key(second) == (73, "ascending", "sentinel-1a", dt.date(2026, 3, 2))
     )
     assert pass_key(other_day) != pass_key(first)
+
+
+def test_requester_pays_items_get_the_gdal_header() -> None:
+    v1 = pystac.Item("a", None, None, dt.datetime(2026, 1, 1), {"storage:requester_pays": True})
+    v2 = pystac.Item("b", None, None, dt.datetime(2026, 1, 1), {})
+    v2.add_asset(
+        "vv",
+        pystac.Asset(
+            "s3://bucket/vv.tiff",
+            extra_fields={"storage:schemes": {"aws": {"type": "aws-s3", "requester_pays": True}}},
+        ),
+    )
+    free = pystac.Item("c", None, None, dt.datetime(2026, 1, 1), {})
+    base = {"GDAL_HTTP_TIMEOUT": "10"}
+    assert requester_pays(v1)
+    assert requester_pays(v2)
+    assert not requester_pays(free)
+    assert gdal_env_for(v1, base) == {**base, "AWS_REQUEST_PAYER": "requester"}
+    assert gdal_env_for(free, base) == base
