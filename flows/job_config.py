@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from cohcube.model.config_files import commented_template, load_config_file
 from cohcube.model.errors import ConfigError
+from cohcube.pipeline.grd.terrain import DEFAULT_DEM_COLLECTION
 
 ENV_PREFIX = "COHCUBE_"
 
@@ -119,7 +120,7 @@ class GrdConfig(_Section):
     dem_catalog: str | None = Field(
         None, description="STAC API URL or local catalog with the DEM; none = the job's catalog."
     )
-    dem_collection: str = Field("cop-dem-glo-30", description="DEM collection id.")
+    dem_collection: str = Field(DEFAULT_DEM_COLLECTION, description="DEM collection id.")
     dem_asset: str = Field("data", description="Asset key of the DEM rasters.")
     geoid_offset_m: float | None = Field(
         None,

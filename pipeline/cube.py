@@ -25,8 +25,8 @@ from .asset_reader import RetryingRioReader
 from .errors import GridError, NotAnalysisReadyError
 from .grd.cube import GRD_QUANTITY, build_grd_cube, default_grd_grid, grd_overlaps, is_grd_stack
 from .grd.terrain import DemSource
-from .grid import CubeGrid
-from .scene_items import item_epsg, item_time, native_bounds, pass_key
+from .grid import CubeGrid, first_valid
+from .scene_items import item_epsg, item_time, native_bounds, pass_coords, pass_key
 
 log = logging.getLogger(__name__)
 
@@ -144,12 +144,8 @@ def _default_grid(
 
 
 def _first_valid(block: np.ndarray) -> np.ndarray:
-    """Mosaic along axis 0: the first non-NaN value of each pixel, ``(1, ...)``."""
-    out = block[0].copy()
-    for layer in block[1:]:
-        gaps = np.isnan(out)
-        out[gaps] = layer[gaps]
-    return out[None]
+    """Mosaic along axis 0 (the slices of one pass), ``(1, ...)``."""
+    return first_valid(block)[None]
 
 
 def _overlaps(item: pystac.Item, grid: CubeGrid) -> bool:
@@ -226,21 +222,15 @@ def _mosaic_of_passes(
     mosaic = data.map_blocks(
         _first_valid, chunks=((1,) * len(passes), *data.chunks[1:]), dtype=np.float32
     )
-    cube = xr.DataArray(
+    return xr.DataArray(
         mosaic,
         dims=("time", "band", "y", "x"),
         coords={
-            "time": [np.datetime64(item_time(g[0]).replace(tzinfo=None), "ns") for g in passes],
+            **pass_coords(passes),
+            "band": [b.upper() for b in bands],
             "y": stacked["y"].values,
             "x": stacked["x"].values,
         },
-    )
-    return cube.assign_coords(
-        band=[b.upper() for b in bands],
-        relative_orbit=("time", [g[0].properties.get("sat:relative_orbit") for g in passes]),
-        orbit_state=("time", [g[0].properties.get("sat:orbit_state") for g in passes]),
-        platform=("time", [str(g[0].properties.get("platform", "")).lower() for g in passes]),
-        scene_ids=("time", [",".join(i.id for i in g) for g in passes]),
     )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.warp import transform_bounds, transform_geom
@@ -79,3 +80,13 @@ def footprint(
     )
     bbox = transform_bounds(crs, "EPSG:4326", left, bottom, right, top, densify_pts=21)
     return geometry, [float(v if decimals is None else round(v, decimals)) for v in bbox]
+
+
+def first_valid(layers: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    """Mosaic of rasters on one grid: the first finite value of each pixel over ``layers``
+    (e.g. the overlapping slices of one pass), shaped like one layer."""
+    out = np.array(layers[0], copy=True)
+    for layer in layers[1:]:
+        gaps = np.isnan(out)
+        out[gaps] = layer[gaps]
+    return out

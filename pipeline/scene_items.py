@@ -7,8 +7,10 @@ the three always agree (e.g. on time zones: a naive time is taken as UTC).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pystac
 
 
@@ -79,3 +81,17 @@ def requester_pays(item: pystac.Item) -> bool:
 def gdal_env_for(item: pystac.Item, base: dict[str, str]) -> dict[str, str]:
     """GDAL settings for reading ``item``'s rasters: ``base`` plus the requester-pays header."""
     return {**base, "AWS_REQUEST_PAYER": "requester"} if requester_pays(item) else dict(base)
+
+
+def pass_coords(passes: Sequence[Sequence[pystac.Item]]) -> dict[str, Any]:
+    """Per-time coordinates of a cube whose time steps are ``passes`` (each its slices, the
+    first one naming the pass): ``time`` (naive UTC), ``relative_orbit``, ``orbit_state``,
+    ``platform`` (lower case), ``scene_ids``."""
+    first = [group[0] for group in passes]
+    return {
+        "time": [np.datetime64(item_time(i).replace(tzinfo=None), "ns") for i in first],
+        "relative_orbit": ("time", [i.properties.get("sat:relative_orbit") for i in first]),
+        "orbit_state": ("time", [i.properties.get("sat:orbit_state") for i in first]),
+        "platform": ("time", [str(i.properties.get("platform", "")).lower() for i in first]),
+        "scene_ids": ("time", [",".join(i.id for i in group) for group in passes]),
+    }

@@ -26,10 +26,11 @@ from rasterio.warp import transform_bounds
 from cohcube.model.errors import CohcubeError
 
 from ..errors import GridError, NotAnalysisReadyError
-from ..grid import CubeGrid
-from ..scene_items import item_time
+from ..grid import CubeGrid, first_valid
+from ..scene_items import gdal_env_for, pass_coords
+from ..tiles import utm_epsg
 from .assets import grd_assets, is_grd_item
-from .scene import GrdScene, first_valid_mosaic
+from .scene import GrdScene
 from .terrain import DemSource, geoid_offset_from_gcps
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def grd_scenes(
     border_noise: bool = False,
 ) -> list[GrdScene]:
     """One ``GrdScene`` per band of a GRD item (assets resolved, nothing read yet)."""
-    env = tuple(sorted(gdal_env.items()))
+    env = tuple(sorted(gdal_env_for(item, gdal_env).items()))
     return [
         GrdScene(item.id, grd_assets(item, band), env, thermal_noise, border_noise)
         for band in bands
@@ -72,8 +73,7 @@ def default_grd_grid(
         )
     lon = (bbox[0] + bbox[2]) / 2
     lat = (bbox[1] + bbox[3]) / 2
-    zone = int((lon + 180) // 6) % 60 + 1
-    epsg = (32600 if lat >= 0 else 32700) + zone
+    epsg = utm_epsg(int((lon + 180) // 6) % 60 + 1, north=lat >= 0)
     return CubeGrid.from_lonlat_bbox(bbox, epsg, resolution or 10.0)
 
 
@@ -91,7 +91,7 @@ def _block(
     out = np.empty((1, b1 - b0, *shape), dtype=np.float32)
     for b in range(b0, b1):
         layers = [s[b].sigma0_on_grid(transform, shape, grid.epsg, heights) for s in passes[t0]]
-        out[0, b - b0] = first_valid_mosaic(layers)
+        out[0, b - b0] = first_valid(layers)
     return out
 
 
@@ -198,7 +198,9 @@ def build_grd_cube(
     ]
     scenes, ipf = _checked(scenes, dem, geoid_offset_m)
     ny, nx = grid.shape
-    chunks = ((1,) * len(passes), (len(bands),), _runs(ny, chunk_px), _runs(nx, chunk_px))
+    chunks = da.core.normalize_chunks(
+        (1, len(bands), chunk_px, chunk_px), (len(passes), len(bands), ny, nx)
+    )
     data = da.map_blocks(
         _block,
         scenes,
@@ -214,17 +216,10 @@ def build_grd_cube(
         data,
         dims=("time", "band", "y", "x"),
         coords={
-            "time": [np.datetime64(item_time(g[0]).replace(tzinfo=None), "ns") for g in passes],
+            **pass_coords(passes),
             "band": [b.upper() for b in bands],
             "y": top - res * (np.arange(ny) + 0.5),
             "x": left + res * (np.arange(nx) + 0.5),
-            "relative_orbit": ("time", [g[0].properties.get("sat:relative_orbit") for g in passes]),
-            "orbit_state": ("time", [g[0].properties.get("sat:orbit_state") for g in passes]),
-            "platform": (
-                "time",
-                [str(g[0].properties.get("platform", "")).lower() for g in passes],
-            ),
-            "scene_ids": ("time", [",".join(i.id for i in g) for g in passes]),
             "quantity": ("time", [GRD_QUANTITY] * len(passes)),
             "ipf_version": (
                 "time",
@@ -232,8 +227,3 @@ def build_grd_cube(
             ),
         },
     )
-
-
-def _runs(size: int, step: int) -> tuple[int, ...]:
-    full, rest = divmod(size, step)
-    return (step,) * full + ((rest,) if rest else ())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +65,8 @@ class GrdScene:
     Attributes:
         scene_id: the STAC item id.
         assets: hrefs of its files.
-        gdal_env: GDAL settings for reading the measurement raster.
+        gdal_env: GDAL settings for reading the measurement raster (with the
+            requester-pays header where the item needs it).
         thermal_noise: remove the thermal noise (default True).
         border_noise: mask the GRD border noise of IPF < 2.9 products.
         geoid_offset_m: added to DEM heights to make them ellipsoidal (terrain geocoding).
@@ -137,9 +137,7 @@ class GrdScene:
 
     def _read_window(self, row0: int, row1: int, col0: int, col1: int) -> np.ndarray:
         href = self.assets.measurement
-        env = dict(self.gdal_env)
-        if self.assets.requester_pays:
-            env["AWS_REQUEST_PAYER"] = "requester"
+        env = dict(self.gdal_env)  # requester pays already in it (grd_scenes)
         try:
             for attempt in read_retrying():
                 with attempt, rasterio.Env(**env):
@@ -204,12 +202,3 @@ def _metadata(assets: GrdAssets) -> GrdMetadata:
 @functools.lru_cache(maxsize=256)
 def _geocoder(assets: GrdAssets, epsg: int) -> GcpGeocoder:
     return GcpGeocoder.fit(_metadata(assets).annotation.gcps, epsg)
-
-
-def first_valid_mosaic(layers: Sequence[np.ndarray]) -> np.ndarray:
-    """The first finite value of each pixel over ``layers`` (slices of one pass)."""
-    out = layers[0].copy()
-    for layer in layers[1:]:
-        gaps = np.isnan(out)
-        out[gaps] = layer[gaps]
-    return out
