@@ -3,7 +3,7 @@
     python benchmarks/grd_memory.py [--size 2048] [--chunk 512]
 
 Writes one Level-1 GRD product of real IW size (16 000 lines x 25 000 samples,
-uint16, 512 px tiles, sparse: only the tiles under the cube hold data) with
+uint16 COG, 512 px tiles, sparse: only the tiles under the cube hold data) with
 real-layout XMLs, serves it from the loopback asset server (HTTP range
 requests, as from object storage), builds the GRD cube over a ``--size``
 square in the middle of the scene chunked at ``--chunk`` px and computes it.
@@ -34,6 +34,7 @@ from common import peak_memory
 from rasterio.control import GroundControlPoint as RioGcp
 from rasterio.crs import CRS
 from rasterio.errors import NotGeoreferencedWarning
+from rasterio.shutil import copy
 from rasterio.windows import Window
 
 from cohcube.pipeline.cube import build_cube
@@ -85,8 +86,9 @@ def write_scene(folder: Path, size: int) -> tuple[dict[str, Path], RadarGeometry
     rng = np.random.default_rng(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        staging = files["vv"].with_name("staging.tif")
         with rasterio.open(
-            files["vv"],
+            staging,
             "w",
             driver="GTiff",
             height=SHAPE[0],
@@ -112,6 +114,17 @@ def write_scene(folder: Path, size: int) -> tuple[dict[str, Path], RadarGeometry
                 [RioGcp(g.line, g.pixel, g.lon, g.lat, 0.0) for g in gcps],
                 CRS.from_epsg(4326),
             )
+        # As the archives serve it: a cloud-optimised GeoTIFF, 512 px tiles, empty ones omitted.
+        copy(
+            staging,
+            files["vv"],
+            driver="COG",
+            blocksize=512,
+            compress="DEFLATE",
+            overviews="NONE",
+            sparse_ok=True,
+        )
+        staging.unlink()
     return files, geometry, grid, gcps
 
 
