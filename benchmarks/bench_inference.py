@@ -3,9 +3,11 @@
     python benchmarks/bench_inference.py throughput   # predict_coherence vs the paper's tiling
     python benchmarks/bench_inference.py seams        # max |chunked - whole| for several halos
     python benchmarks/bench_inference.py throughput --model imported/back2coh.pt  # the paper's
+    python benchmarks/bench_inference.py throughput --precision bf16  # both sides in bf16
+    python benchmarks/bench_inference.py precision    # fp32 vs bf16 (and fp16 on a GPU)
 
 Both use the shipped model and a pair of the embedded sample (throughput:
-2048 x 2048 px in the pipeline's default 1024 px chunks; seams: 1024 x 1024 px
+2048 x 2048 px in the pipeline's default 2048 px regions; seams: 1024 x 1024 px
 in 256 px chunks, so most pixels lie near a chunk edge),
 held in memory so that only inference is timed; torch uses 2 threads and Dask
 the synchronous scheduler, for both contenders.
@@ -24,9 +26,11 @@ from common import sample_cube
 from paper_tiling import paper_tiling_forward
 
 from cohcube.model.learning.artefact import load_model
+from cohcube.model.learning.device_calibration import device_label
 from cohcube.model.learning.preprocessing import network_input
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
+from cohcube.pipeline.store import StoreLayout
 
 
 def _pair_in_memory(size: int, chunk: int) -> tuple[xr.DataArray, object]:
@@ -38,10 +42,16 @@ def _pair_in_memory(size: int, chunk: int) -> tuple[xr.DataArray, object]:
     return loaded.chunk({"time": 1, "band": -1, "y": chunk, "x": chunk}), table
 
 
-def throughput(size: int = 2048, chunk: int = 1024, model_path: str | None = None) -> None:
+def throughput(
+    size: int = 2048,
+    chunk: int | None = None,
+    model_path: str | None = None,
+    precision: str = "fp32",
+) -> None:
+    chunk = chunk or StoreLayout().shard_px
     torch.set_num_threads(2)
     cube, pairs = _pair_in_memory(size, chunk)
-    model = load_model(model_path)
+    model = load_model(model_path, precision=precision)
     bands = list(model.contract.polarizations)
     channels, _ = network_input(
         cube.isel(time=0).sel(band=bands).values,
@@ -49,7 +59,7 @@ def throughput(size: int = 2048, chunk: int = 1024, model_path: str | None = Non
         model.contract,
     )
     with dask.config.set(scheduler="synchronous"):
-        lazy = predict_coherence(cube, pairs, model_path, chunk=chunk)  # type: ignore[arg-type]
+        lazy = predict_coherence(cube, pairs, model_path, chunk=chunk, precision=precision)  # type: ignore[arg-type]
         _ = lazy.coherence.values  # warm-up: model load, first allocations
         start = time.perf_counter()
         ours = lazy.coherence.values[0]
@@ -60,7 +70,7 @@ def throughput(size: int = 2048, chunk: int = 1024, model_path: str | None = Non
     pixels = size * size
     print(
         f"image {size} x {size} px, chunk {chunk}, halo {lazy.attrs['halo_px']} px, "
-        f"model {model.name}"
+        f"model {model.name}, {model.precision} on both sides; {device_label(model.device)}"
     )
     print(f"predict_coherence : {ours_s:7.2f} s  {pixels / ours_s / 1e6:6.3f} Mpx/s")
     print(
@@ -72,6 +82,41 @@ def throughput(size: int = 2048, chunk: int = 1024, model_path: str | None = Non
     print(
         f"|ours - paper tiling|: mean {np.nanmean(difference):.4f}, max {np.nanmax(difference):.4f}"
     )
+
+
+def precision(size: int = 1024, device: str = "cpu") -> None:
+    """fp32 against each reduced precision the device runs (fp16 on GPUs), one pair in memory."""
+    torch.set_num_threads(2)
+    cube, _pairs = _pair_in_memory(size, size)
+    reference = load_model(device=device, precision="fp32")
+    bands = list(reference.contract.polarizations)
+    channels, valid = network_input(
+        cube.isel(time=0).sel(band=bands).values,
+        cube.isel(time=1).sel(band=bands).values,
+        reference.contract,
+    )
+    kinds = ["fp32", "bf16"] + (["fp16"] if device == "cuda" else [])
+    print(
+        f"one pair of {size} x {size} px of the embedded sample, shipped model, "
+        f"{torch.get_num_threads()} threads; {device_label(torch.device(device))}; auto picks "
+        f"{load_model(device=device, precision='auto').precision}"
+    )
+    results = {}
+    for kind in kinds:
+        model = reference if kind == "fp32" else load_model(device=device, precision=kind)
+        model.forward_channels(channels[None, :, :256, :256])  # warm-up
+        start = time.perf_counter()
+        out = model.forward_channels(channels[None])[0, 0]
+        seconds = time.perf_counter() - start
+        results[kind] = (seconds, out)
+    base_s, base = results["fp32"]
+    for kind, (seconds, out) in results.items():
+        difference = np.abs(out - base)[valid]
+        print(
+            f"{kind:>5}: {seconds:7.2f} s  {size * size / seconds / 1e6:6.3f} Mpx/s  "
+            f"{base_s / seconds:5.2f}x fp32  |difference| mean {difference.mean():.5f} "
+            f"max {difference.max():.4f}"
+        )
 
 
 def seams(size: int = 1024, chunk: int = 256) -> None:
@@ -97,17 +142,25 @@ def seams(size: int = 1024, chunk: int = 256) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("which", choices=["throughput", "seams"])
+    parser.add_argument("which", choices=["throughput", "seams", "precision"])
     parser.add_argument("--size", type=int, help="Image side, pixels.")
-    parser.add_argument("--chunk", type=int, help="Chunk side, pixels.")
+    parser.add_argument("--chunk", type=int, help="Chunk side, pixels (throughput, seams).")
     parser.add_argument(
         "--model", help="Model card or .pt (throughput; e.g. one made by cohcube import-keras)."
     )
+    parser.add_argument("--precision", default="fp32", help="throughput: fp32, bf16, fp16, auto.")
+    parser.add_argument("--device", default="cpu", help="precision: cpu or cuda.")
     args = parser.parse_args()
-    options = {k: v for k, v in (("size", args.size), ("chunk", args.chunk)) if v is not None}
-    if args.model and args.which == "throughput":
-        options["model_path"] = args.model
-    {"throughput": throughput, "seams": seams}[args.which](**options)
+    options: dict[str, object] = {"size": args.size} if args.size else {}
+    if args.which == "precision":
+        precision(**options, device=args.device)  # type: ignore[arg-type]
+        return
+    if args.chunk:
+        options["chunk"] = args.chunk
+    if args.which == "seams":
+        seams(**options)  # type: ignore[arg-type]
+        return
+    throughput(**options, model_path=args.model, precision=args.precision)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

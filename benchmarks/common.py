@@ -14,17 +14,21 @@ import xarray as xr
 
 from cohcube.pipeline.cube import build_cube
 from cohcube.pipeline.grid import CubeGrid
+from cohcube.pipeline.sample import SampleSpec, default_sample_catalog
 from cohcube.pipeline.search import SceneQuery, search_scenes
 
 #: The sample catalog's grid (EPSG:32633, 10 m, top-left 600000 / 5200000).
 ORIGIN = (600_000.0, 5_200_000.0)
 
 
-def sample_cube(size_px: int = 2048, chunk_px: int = 1024) -> xr.DataArray:
-    """The top-left ``size_px``^2 of the embedded sample as a lazy cube."""
+def sample_cube(
+    size_px: int = 2048, chunk_px: int = 1024, sample: SampleSpec | None = None
+) -> xr.DataArray:
+    """The top-left ``size_px``^2 of the embedded sample (or of a larger ``sample``) as a cube."""
     left, top = ORIGIN
     grid = CubeGrid(32633, 10.0, (left, top - 10.0 * size_px, left + 10.0 * size_px, top))
-    return build_cube(search_scenes(None, SceneQuery()), grid=grid, chunk_px=chunk_px)
+    catalog = None if sample is None else default_sample_catalog(sample)
+    return build_cube(search_scenes(catalog, SceneQuery()), grid=grid, chunk_px=chunk_px)
 
 
 @dataclass

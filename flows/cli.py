@@ -2,7 +2,8 @@
 
 - jobs (``job_verbs``): demo, process, changes, schedule;
 - data (``data_verbs``): search, pairs, sample-catalog;
-- models (``model_verbs``): train, export, evaluate, calibrate, import-keras, models;
+- models (``model_verbs``): train, export, evaluate, calibrate, calibrate-device,
+  import-keras, models;
 - ``config process|train`` (``config_verbs``): commented default configs.
 
 The app, the shared options, the one-line errors and logging are in ``cli_app``.
@@ -14,7 +15,15 @@ from .cli_app import app
 from .config_verbs import config_app
 from .data_verbs import pairs, sample_catalog, search
 from .job_verbs import changes, demo, process, schedule_job
-from .model_verbs import calibrate, evaluate, export, import_keras, models, train
+from .model_verbs import (
+    calibrate,
+    calibrate_device,
+    evaluate,
+    export,
+    import_keras,
+    models,
+    train,
+)
 
 __all__ = ["app", "main"]
 
@@ -24,6 +33,7 @@ app.command()(changes)
 app.command("schedule")(schedule_job)
 for verb in (train, export, evaluate, calibrate):
     app.command()(verb)
+app.command("calibrate-device")(calibrate_device)
 app.command("import-keras")(import_keras)
 app.command()(models)
 app.command("sample-catalog")(sample_catalog)

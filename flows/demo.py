@@ -29,6 +29,7 @@ from cohcube.model.physics.radiometry import linear_to_db
 from cohcube.pipeline.changes import detect_changes
 from cohcube.pipeline.clusters import dask_client
 from cohcube.pipeline.grid import CubeGrid
+from cohcube.pipeline.inference import warm_workers
 from cohcube.pipeline.sample import (
     SampleCatalog,
     SampleSpec,
@@ -116,6 +117,7 @@ def run_demo(
     sample: SampleSpec | None = None,
     cluster: str = "local",
     n_workers: int | None = None,
+    precision: str = "auto",
 ) -> DemoResult:
     """Run the demo job and write ``coherence.zarr``, ``quicklook.png``, ``summary.json``.
 
@@ -125,6 +127,7 @@ def run_demo(
         sample: sample catalog spec (default: the embedded 2048 x 2048 px sample).
         cluster: ``local``, ``cuda`` or a scheduler address.
         n_workers: local workers (default: one per core).
+        precision: inference precision (``auto``: what the workers' hardware runs natively).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -152,7 +155,8 @@ def run_demo(
     )
     store = out_dir / "coherence.zarr"
     step = time.perf_counter()
-    with dask_client(cluster, n_workers=n_workers):
+    with dask_client(cluster, n_workers=n_workers) as client:
+        warm_workers(client, chosen.card_path, chosen.card.artefact.sha256, precision)
         report = infer_into_cube(
             cube,
             pairs,
@@ -161,6 +165,7 @@ def run_demo(
             layout,
             attrs={"input_collection": f"{collection} (cohcube sample)"},
             pair_batch=2,
+            precision=precision,
         )
     timings["inference_and_write_s"] = time.perf_counter() - step
     stac = publish_catalog(

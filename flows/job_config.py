@@ -135,7 +135,15 @@ class OutputConfig(_Section):
 
 class ClusterConfig(_Section):
     address: str = Field("local", description="'local', 'cuda' or a scheduler tcp:// address.")
-    workers: int | None = Field(None, ge=1, description="Local workers (default: one per core).")
+    workers: int | None = Field(
+        None, ge=1, description="Local workers (default: one per 'threads' cores)."
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        description="Threads per local worker (default 2): one forward pass at a time uses "
+        "them all, reads and writes fill the gaps.",
+    )
 
 
 class ProcessConfig(BaseSettings):
@@ -183,6 +191,12 @@ class ProcessConfig(BaseSettings):
         description="Calibration of Level-1 GRD collections (sentinel-1-grd); RTC ignores it.",
     )
     model: Path | None = Field(None, description="Model card or .pt; none = the shipped model.")
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = Field(
+        "auto",
+        description="Inference precision: 'auto' = bf16 on CPUs with AMX/AVX-512-BF16 and on "
+        "GPUs with bf16, fp16 on older GPUs, fp32 elsewhere (each worker picks for its own "
+        "device); the model card records each precision's measured difference from fp32.",
+    )
     on_unreadable: Literal["stop", "skip"] = Field(
         "stop",
         description="A scene whose assets cannot be read (after retries) or hold no valid "

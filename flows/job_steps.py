@@ -147,6 +147,7 @@ def infer_into_cube(
     *,
     attrs: dict[str, Any],
     pair_batch: int = 4,
+    precision: str = "fp32",
     where: str = "",
 ) -> WriteReport:
     """Infer ``pairs`` and add them to the cube at ``url`` (resumable; whole pairs only).
@@ -156,7 +157,13 @@ def infer_into_cube(
             no pair of the batch was marked complete.
     """
     lazy = predict_coherence(
-        cube, pairs, model.card_path, chunk=layout.shard_px, pair_batch=pair_batch, attrs=attrs
+        cube,
+        pairs,
+        model.card_path,
+        chunk=layout.shard_px,
+        pair_batch=pair_batch,
+        precision=precision,
+        attrs=attrs,
     )
     try:
         return write_coherence(lazy, url, layout)

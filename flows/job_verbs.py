@@ -14,6 +14,8 @@ import typer
 
 from .cli_app import Quiet, Verbose, setup_logging, user_errors
 
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
 
 def demo(
     out: Annotated[Path, typer.Option(help="Output folder.")] = Path("cohcube-demo"),
@@ -27,6 +29,13 @@ def demo(
             "DNs in radar geometry with GCPs and calibration/noise XMLs)."
         ),
     ] = "rtc",
+    precision: Annotated[
+        str,
+        typer.Option(
+            help="Inference precision: auto (bf16 where the hardware has it, else fp32), "
+            "fp32, bf16 or fp16."
+        ),
+    ] = "auto",
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -38,9 +47,13 @@ def demo(
 
     if source not in ("rtc", "grd"):
         raise typer.BadParameter(f"{source!r}: use 'rtc' or 'grd'", param_hint="--source")
+    if precision not in PRECISIONS:
+        raise typer.BadParameter(
+            f"{precision!r}: use one of {', '.join(PRECISIONS)}", param_hint="--precision"
+        )
     with user_errors():
         spec = SampleSpec(size_px=sample_size, source=source)
-        result = run_demo(out, model=model, sample=spec, cluster=cluster)
+        result = run_demo(out, model=model, sample=spec, cluster=cluster, precision=precision)
     summary = result.summary
     typer.echo(
         f"pairs processed      {summary['pairs_processed']} "
@@ -71,6 +84,10 @@ def process(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the run report here.")
     ] = None,
+    precision: Annotated[
+        str | None,
+        typer.Option(help="Inference precision, overriding the config's (auto/fp32/bf16/fp16)."),
+    ] = None,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
@@ -84,7 +101,13 @@ def process(
         "resume (regions already written are kept)"
     )
     with user_errors(resume):
+        if precision is not None and precision not in PRECISIONS:
+            raise typer.BadParameter(
+                f"{precision!r}: use one of {', '.join(PRECISIONS)}", param_hint="--precision"
+            )
         settings = load_process_config(config)
+        if precision is not None:
+            settings = settings.model_copy(update={"precision": precision})
         report = run_process(settings, progress=progress and not quiet)
     for tile in report.tiles:
         typer.echo(

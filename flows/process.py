@@ -29,6 +29,7 @@ from cohcube.pipeline.clusters import dask_client
 from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS
 from cohcube.pipeline.errors import AssetReadError
 from cohcube.pipeline.grd.cube import unreadable_grd_scenes
+from cohcube.pipeline.inference import warm_workers
 from cohcube.pipeline.search import SceneQuery, search_scenes
 from cohcube.pipeline.store.lock import store_lock
 from cohcube.pipeline.store.tile_set import (
@@ -208,8 +209,15 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
                 a run that finds nothing new starts nothing and writes nothing."""
                 if not opened:
                     opened.append(open_tile_set(store, grid))
-                    resources.enter_context(
-                        dask_client(config.cluster.address, n_workers=config.cluster.workers)
+                    client = resources.enter_context(
+                        dask_client(
+                            config.cluster.address,
+                            n_workers=config.cluster.workers,
+                            threads_per_worker=config.cluster.threads,
+                        )
+                    )
+                    warm_workers(
+                        client, model.card_path, model.card.artefact.sha256, config.precision
                     )
 
             for tile in tqdm(tiles, desc="tiles", unit="tile", disable=not progress):
@@ -282,6 +290,7 @@ def _process_tile(
         url,
         layout,
         attrs={"input_collection": config.collection, "tile": tile.id},
+        precision=config.precision,
         where=f"tile {tile.id}: ",
     )
     tile_report.pairs_added = list(written.new_pairs)

@@ -14,11 +14,36 @@ from cohcube.model.errors import InputDataError
 log = logging.getLogger(__name__)
 
 
-def _local(n_workers: int | None, threads_per_worker: int, memory_limit: str) -> LocalCluster:
-    workers = n_workers or max(1, (os.cpu_count() or 1) // threads_per_worker)
+#: Threads per local worker when the job does not say: torch's intra-op threads of one
+#: forward pass, plus I/O on the same threads between passes (see ``local_layout``).
+DEFAULT_WORKER_THREADS = 2
+
+
+def local_layout(
+    n_workers: int | None, threads_per_worker: int | None, cores: int | None = None
+) -> tuple[int, int]:
+    """Workers x threads of a local cluster on ``cores`` (default: this machine's).
+
+    Each worker runs one forward pass at a time on all its threads (torch
+    intra-op) while its other Dask threads read and write the neighbouring
+    regions. Measured on 2 cores (``benchmarks/bench_jobs.py workers``): one
+    worker of 2 threads beats two of one (no second copy of the model and its
+    activations, and reads overlap the forward pass), so by default a worker
+    gets ``DEFAULT_WORKER_THREADS`` threads and there is one per that many cores.
+    """
+    cores = cores or os.cpu_count() or 1
+    threads = threads_per_worker or min(cores, DEFAULT_WORKER_THREADS)
+    workers = n_workers or max(1, cores // threads)
+    return workers, threads
+
+
+def _local(
+    n_workers: int | None, threads_per_worker: int | None, memory_limit: str
+) -> LocalCluster:
+    workers, threads = local_layout(n_workers, threads_per_worker)
     return LocalCluster(
         n_workers=workers,
-        threads_per_worker=threads_per_worker,
+        threads_per_worker=threads,
         processes=True,
         memory_limit=memory_limit,
         dashboard_address=":0",
@@ -54,7 +79,7 @@ def dask_client(
     cluster: str = "local",
     *,
     n_workers: int | None = None,
-    threads_per_worker: int = 1,
+    threads_per_worker: int | None = None,
     memory_limit: str = "auto",
 ) -> Iterator[Client]:
     """A Dask client for the job; clusters it starts are closed on exit.
@@ -64,8 +89,8 @@ def dask_client(
             worker per local GPU, dask-cuda), or a scheduler address
             (``tcp://host:8786``) of an existing cluster (Kubernetes,
             dask-jobqueue, dask-gateway).
-        n_workers: workers of a local cluster (default: one per core).
-        threads_per_worker: threads per local worker (torch uses as many).
+        n_workers: workers of a local cluster (default: ``local_layout``).
+        threads_per_worker: threads per local worker (torch uses as many; default 2).
         memory_limit: per-worker memory limit of a local cluster.
     """
     started = None

@@ -23,7 +23,16 @@ from numpy.typing import ArrayLike, NDArray
 from cohcube.model.errors import ModelArtefactError
 
 from .card import ModelCard, card_path_for, read_card
+from .precision import as_network_input, converted, device_capability, resolve_precision
 from .preprocessing import InputContract, network_input
+from .transfer import (
+    activation_bytes,
+    free_device_bytes,
+    pairs_per_forward,
+    thread_stream,
+    to_device,
+    to_host,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +65,14 @@ class CoherenceModel:
         card: the model card (None only for the probe ``export`` measures seams with).
         contract: the input contract.
         device: where the module runs.
+        precision: what it computes in (``fp32``, ``bf16`` or ``fp16``); outputs are float32.
     """
 
     module: torch.jit.ScriptModule
     card: ModelCard | None
     contract: InputContract
     device: torch.device
+    precision: str = "fp32"
 
     @property
     def name(self) -> str:
@@ -111,18 +122,31 @@ class CoherenceModel:
 
         The input is padded at the bottom and right (reflection) up to the size
         multiple, so the pooling grid stays anchored at the top-left corner;
-        returns ``(N, 2, H, W)`` float32.
+        returns ``(N, 2, H, W)`` float32. On a GPU the N pairs go through in
+        as few forward calls as its free memory allows, on this thread's stream.
         """
         h, w = channels.shape[-2:]
         m = self.contract.size_multiple
         pad_h, pad_w = (-h) % m, (-w) % m
-        x = torch.from_numpy(np.ascontiguousarray(channels, dtype=np.float32)).to(self.device)
-        if pad_h or pad_w:
-            mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-            x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-        with torch.inference_mode():
-            out = self.module(x)[:, :, :h, :w]
-        return np.asarray(out.float().cpu().numpy(), dtype=np.float32)
+        n = channels.shape[0]
+        free = free_device_bytes(self.device)
+        width = self.card.architecture.width if self.card is not None else 16
+        element = 4 if self.precision == "fp32" else 2
+        step = n
+        if free is not None:
+            step = pairs_per_forward(
+                n, activation_bytes(h + pad_h, w + pad_w, width, element), free
+            )
+        outputs = []
+        with thread_stream(self.device) as stream, torch.inference_mode():
+            for first in range(0, n, step):
+                x = to_device(channels[first : first + step], self.device)
+                if pad_h or pad_w:
+                    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+                    x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+                out = self.module(as_network_input(x, self.precision))[:, :, :h, :w]
+                outputs.append(to_host(out, stream))
+        return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
 
 def optimised(module: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
@@ -141,7 +165,9 @@ def optimised(module: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
 
 
 def load_model(
-    path: str | Path | None = None, device: str | torch.device = "cpu"
+    path: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    precision: str = "fp32",
 ) -> CoherenceModel:
     """Load a model artefact after verifying it against its card.
 
@@ -149,6 +175,9 @@ def load_model(
         path: the card (``.json``) or TorchScript file (``.pt``, card beside it);
             default: the model shipped with cohcube.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, or a ``torch.device``.
+        precision: ``fp32`` (default: the card's figures exactly), ``bf16``,
+            ``fp16``, or ``auto`` (what ``device`` computes natively, see
+            ``cohcube.model.learning.precision``); the module is converted to it.
 
     Raises:
         ModelArtefactError: missing files, an unreadable or incompatible card,
@@ -169,6 +198,9 @@ def load_model(
     torch_device = torch.device(device)
     with quiet_torchscript():
         module = torch.jit.load(str(model_path), map_location=torch_device)  # type: ignore[no-untyped-call]
-    module = optimised(module.eval())
-    log.debug("loaded model %s (%s) on %s", card.name, actual[:12], torch_device)
-    return CoherenceModel(module=module, card=card, contract=card.input, device=torch_device)
+    chosen = resolve_precision(precision, device_capability(torch_device), card.precision_parity)
+    module = optimised(converted(module.eval(), chosen))
+    log.debug("loaded model %s (%s) on %s at %s", card.name, actual[:12], torch_device, chosen)
+    return CoherenceModel(
+        module=module, card=card, contract=card.input, device=torch_device, precision=chosen
+    )

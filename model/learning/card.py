@@ -116,6 +116,27 @@ class Calibration(_Section):
         return float(np.interp(np.log(baseline_days), x, y))
 
 
+class PrecisionParity(_Section):
+    """How far a reduced precision's coherence is from fp32's (``cohcube calibrate-device``)."""
+
+    max_abs_difference: float = Field(description="Max |coherence - fp32 coherence|.")
+    mean_abs_difference: float = Field(description="Mean |coherence - fp32 coherence|.")
+    scenes: int = Field(description="Validation scenes measured (whole scenes).")
+    scene_px: int = Field(description="Side of each scene, px.")
+    device: str = Field(description="Where it was measured (device and capability).")
+
+
+class DeviceThroughput(_Section):
+    """Forward-pass throughput of the artefact on one kind of device at one precision."""
+
+    device: str = Field(description="Device kind and model, e.g. 'cpu (AMX): Intel Xeon'.")
+    precision: str = Field(description="fp32, bf16 or fp16.")
+    threads: int = Field(description="torch threads (CPU) used for the measurement.")
+    tile_px: int = Field(description="Side of the tiles timed, px.")
+    mpx_per_s: float = Field(description="Million output pixels per second, one pair per call.")
+    measured: str = Field(description="When (ISO date).")
+
+
 class TrainingRecord(_Section):
     data: str = Field(description="The training data in words.")
     config: TrainingConfig = Field(description="The full training configuration.")
@@ -157,6 +178,8 @@ class ModelCard(_Section):
     training: TrainingRecord | None = None
     metrics: dict[str, Any] | None = None
     provenance: Provenance | None = None
+    precision_parity: dict[str, PrecisionParity] | None = None
+    throughput: list[DeviceThroughput] | None = None
 
     def sigma_factor(self, baseline_days: float | None) -> float:
         """Factor on the second output for a pair ``baseline_days`` apart (1 uncalibrated)."""
@@ -180,6 +203,22 @@ class ModelCard(_Section):
             }
         )
         return self.model_copy(update={"calibration": calibration})
+
+    def with_device_measurements(
+        self, parity: dict[str, PrecisionParity], throughput: list[DeviceThroughput]
+    ) -> ModelCard:
+        """A copy with precision parity and throughput added (same device + precision replaced)."""
+        kept = [
+            t
+            for t in self.throughput or []
+            if (t.device, t.precision) not in {(n.device, n.precision) for n in throughput}
+        ]
+        return self.model_copy(
+            update={
+                "precision_parity": {**(self.precision_parity or {}), **parity},
+                "throughput": [*kept, *throughput] or None,
+            }
+        )
 
 
 def card_path_for(path: str | Path | None) -> Path:

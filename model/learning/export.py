@@ -33,6 +33,7 @@ from .card import (
 )
 from .checkpoints import load_checkpoint
 from .config import TrainingConfig
+from .device_calibration import precision_parity
 from .halo import receptive_field_px, recommended_halo, seam_errors
 from .keras_import import (
     DEPTH,
@@ -49,6 +50,8 @@ from .training_data import simulate_patches
 log = logging.getLogger(__name__)
 
 HALO_CANDIDATES = (0, 16, 32, 48, 64, 96, 128)
+#: Validation patches each reduced precision is compared with fp32 on at export.
+PARITY_PATCHES = 16
 SEAM_TOLERANCE = 1e-3
 
 
@@ -162,6 +165,15 @@ def _save_scripted(
     }
 
 
+def _with_parity(card: ModelCard, card_path: Path, inputs: np.ndarray) -> ModelCard:
+    """Write ``card``, measure each reduced precision against fp32 on ``inputs``
+    (``(N, C, H, W)`` validation scenes) through the written artefact, write it again."""
+    write_card(card, card_path)
+    card = card.with_device_measurements(precision_parity(card_path, inputs), [])
+    write_card(card, card_path)
+    return card
+
+
 def export_model(
     checkpoint: Path,
     out_path: Path,
@@ -210,7 +222,7 @@ def export_model(
         calibration=Calibration(**calibration, validation_scenes=n_val),
         training=_training_record(config, saved, command),
     )
-    write_card(card, out_path.with_suffix(".json"))
+    card = _with_parity(card, out_path.with_suffix(".json"), val.inputs(contract)[:PARITY_PATCHES])
     log.info(
         "exported %s (%s), halo %d px",
         out_path,
@@ -275,7 +287,9 @@ def import_keras_artefact(
             command=command,
         ),
     )
-    write_card(card, out_path.with_suffix(".json"))
+    pair = simulate_pair((256, 256), 12.0, seed=20260102, polarizations=contract.polarizations)
+    channels, _ = network_input(pair.reference, pair.secondary, contract)
+    card = _with_parity(card, out_path.with_suffix(".json"), channels[None])
     log.info(
         "imported %s (%s) as %s, halo %d px",
         weights_path,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,8 +14,15 @@ from distributed import Client, LocalCluster
 
 from cohcube.model.errors import InputDataError
 from cohcube.model.learning.artefact import load_model
+from cohcube.model.learning.card import card_path_for, read_card
 from cohcube.pipeline.cube import build_cube
-from cohcube.pipeline.inference import predict_coherence, safe_chunks, worker_device
+from cohcube.pipeline.inference import (
+    predict_coherence,
+    resolved_precision,
+    safe_chunks,
+    warm_workers,
+    worker_device,
+)
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, search_scenes
@@ -153,3 +161,42 @@ def test_imported_model_is_seam_free_reads_vv_and_claims_no_sigma(
     assert dataset.attrs["polarizations"] == ["VV"]
     assert np.isnan(dataset.coherence_sigma.values).all()
     assert dataset.attrs["coherence_sigma"].startswith("not available")
+
+
+def test_workers_load_the_model_at_start_and_report_their_precision(
+    client: Client,
+    cube,
+    tiny_artefact: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    card = read_card(tiny_artefact)
+
+    def loaded() -> list[str]:
+        from cohcube.pipeline import inference
+
+        return sorted(f"{sha[:12]}:{precision}" for sha, precision in inference._CACHE)
+
+    chosen = warm_workers(client, card_path_for(tiny_artefact), card.artefact.sha256, "auto")
+    assert chosen == resolved_precision("auto", tiny_artefact)  # workers run on this machine
+    for held in client.run(loaded).values():
+        assert f"{card.artefact.sha256[:12]}:{chosen}" in held
+    pairs = select_pairs(cube, (12,)).iloc[:1]
+    dataset = predict_coherence(cube, pairs, tiny_artefact, chunk=160, precision="auto")
+    assert dataset.attrs["inference_precision"] == chosen
+
+
+def test_a_worker_that_cannot_read_the_model_fails_in_one_line(
+    client: Client, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    card_path = card_path_for(tiny_artefact)
+    copy = tmp_path / card_path.name
+    shutil.copy(card_path, copy)  # the card, without its TorchScript file
+    sha256 = read_card(copy).artefact.sha256
+    with pytest.raises(InputDataError) as raised:
+        # bf16: a model no earlier test left in the workers' cache (a cached, verified model of
+        # the same sha256 is served without reading the path again)
+        warm_workers(client, copy, sha256, "bf16")
+    message = str(raised.value)
+    assert "\n" not in message
+    assert str(copy) in message
+    assert "does not exist" in message
+    assert "readable at that path by every worker" in message
