@@ -135,13 +135,11 @@ class OutputConfig(_Section):
 
 class ClusterConfig(_Section):
     address: str = Field("local", description="'local', 'cuda' or a scheduler tcp:// address.")
-    workers: int | None = Field(
-        None, ge=1, description="Local workers (default: one per 'threads' cores)."
-    )
+    workers: int | None = Field(None, ge=1, description="Local workers (default: one per core).")
     threads: int | None = Field(
         None,
         ge=1,
-        description="Threads per local worker (default 2): one forward pass at a time uses "
+        description="Threads per local worker (default 1): one forward pass at a time uses "
         "them all, reads and writes fill the gaps.",
     )
 

@@ -14,9 +14,8 @@ from cohcube.model.errors import InputDataError
 log = logging.getLogger(__name__)
 
 
-#: Threads per local worker when the job does not say: torch's intra-op threads of one
-#: forward pass, plus I/O on the same threads between passes (see ``local_layout``).
-DEFAULT_WORKER_THREADS = 2
+#: Threads per local worker when the job does not say (see ``local_layout``).
+DEFAULT_WORKER_THREADS = 1
 
 
 def local_layout(
@@ -25,11 +24,12 @@ def local_layout(
     """Workers x threads of a local cluster on ``cores`` (default: this machine's).
 
     Each worker runs one forward pass at a time on all its threads (torch
-    intra-op) while its other Dask threads read and write the neighbouring
-    regions. Measured on 2 cores (``benchmarks/bench_jobs.py workers``): one
-    worker of 2 threads beats two of one (no second copy of the model and its
-    activations, and reads overlap the forward pass), so by default a worker
-    gets ``DEFAULT_WORKER_THREADS`` threads and there is one per that many cores.
+    intra-op) while its other Dask threads read and write. Measured on 2
+    cores (``benchmarks/bench_jobs.py workers``, 4 pairs of 2048 px, AMD
+    EPYC): 2 workers x 1 thread 67.5 s, 1 worker x 2 threads 76.3 s, 1 x 1
+    113.7 s -- two single-threaded workers keep both cores on forward passes
+    while one reads, where torch's 2-thread scaling (1.49x) loses more. So by
+    default one worker per core, ``DEFAULT_WORKER_THREADS`` thread each.
     """
     cores = cores or os.cpu_count() or 1
     threads = threads_per_worker or min(cores, DEFAULT_WORKER_THREADS)
@@ -90,7 +90,7 @@ def dask_client(
             (``tcp://host:8786``) of an existing cluster (Kubernetes,
             dask-jobqueue, dask-gateway).
         n_workers: workers of a local cluster (default: ``local_layout``).
-        threads_per_worker: threads per local worker (torch uses as many; default 2).
+        threads_per_worker: threads per local worker (torch uses as many; default 1).
         memory_limit: per-worker memory limit of a local cluster.
     """
     started = None

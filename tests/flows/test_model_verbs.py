@@ -52,6 +52,18 @@ def test_train_export_evaluate(run_cohcube: Run, tmp_path: Path) -> None:
     assert set(calibration["sigma_factor_by_baseline_days"]) == {"6", "24"}
     assert all(f > 0 for f in calibration["sigma_factor_by_baseline_days"].values())
     assert calibration["baseline_command"].startswith("cohcube calibrate")
+    exported_parity = json.loads(model.with_suffix(".json").read_text())["precision_parity"]
+    assert set(exported_parity) == {"bf16", "fp16"}  # export measured both against fp32
+    measured = run_cohcube(
+        "calibrate-device", "--model", str(model), "--scenes", "1", "--tile", "128"
+    )
+    assert "bf16 vs fp32: max |difference|" in measured.stdout
+    card = json.loads(model.with_suffix(".json").read_text())
+    assert card["precision_parity"]["bf16"]["scenes"] == 1
+    assert card["precision_parity"]["bf16"]["mean_abs_difference"] > 0
+    speeds = {t["precision"]: t for t in card["throughput"]}
+    assert set(speeds) == {"fp32", "bf16", "fp16"}
+    assert all(t["mpx_per_s"] > 0 and t["tile_px"] == 128 for t in speeds.values())
     refused = run_cohcube("calibrate", "--model", str(model), "--baseline=-6", check=False)
     assert refused.returncode == 2
     assert "--baseline must be positive days" in refused.stderr
