@@ -75,9 +75,15 @@ def cached_model(
     card_path: str, sha256: str, precision: str = "fp32", threads: int | None = None
 ) -> CoherenceModel:
     """The model of ``card_path`` at ``precision``, loaded once per process, checked against
-    ``sha256``; torch gets ``threads`` (default: the Dask worker's threads)."""
+    ``sha256``; torch gets ``threads`` (default: the Dask worker's threads). Cached by the
+    precision it resolves to, so ``auto`` and the precision it picks share one model (the
+    card is read only on a miss: this runs for every block)."""
     with _CACHE_LOCK:
-        model = _CACHE.get((sha256, precision))
+        asked = (sha256, precision)
+        model = _CACHE.get(asked)
+        if model is None:
+            precision = resolved_precision(precision, card_path)
+            model = _CACHE.get((sha256, precision))
         if model is None:
             import torch
 
@@ -99,6 +105,7 @@ def cached_model(
                 model.precision,
                 os.getpid(),
             )
+        _CACHE[asked] = model
     return model
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -49,8 +49,7 @@ def free_device_bytes(device: torch.device) -> int | None:
 def thread_stream(device: torch.device) -> Iterator[Any]:
     """This thread's own CUDA stream on ``device`` (nothing on a CPU)."""
     if device.type != "cuda":
-        with nullcontext():
-            yield None
+        yield None
         return
     streams: dict[torch.device, torch.cuda.Stream] = _STREAMS.__dict__.setdefault("by_device", {})
     stream = streams.get(device)
