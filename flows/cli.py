@@ -1,6 +1,6 @@
 """The ``cohcube`` command line: a thin dispatcher over the verbs, grouped by what they touch.
 
-- jobs (``job_verbs``): demo, process, changes, schedule;
+- jobs (``job_verbs``): demo, process, plan, status, changes, schedule;
 - data (``data_verbs``): search, pairs, sample-catalog;
 - models (``model_verbs``): train, export, evaluate, calibrate, calibrate-device,
   import-keras, models;
@@ -14,7 +14,7 @@ from __future__ import annotations
 from .cli_app import app
 from .config_verbs import config_app
 from .data_verbs import pairs, sample_catalog, search
-from .job_verbs import changes, demo, process, schedule_job
+from .job_verbs import changes, demo, plan, process, schedule_job, status
 from .model_verbs import (
     calibrate,
     calibrate_device,
@@ -29,6 +29,8 @@ __all__ = ["app", "main"]
 
 app.command()(demo)
 app.command()(process)
+app.command()(plan)
+app.command()(status)
 app.command()(changes)
 app.command("schedule")(schedule_job)
 for verb in (train, export, evaluate, calibrate):

@@ -142,6 +142,13 @@ class ClusterConfig(_Section):
         description="Threads per local worker (default 1): one forward pass at a time uses "
         "them all, reads and writes fill the gaps.",
     )
+    tiles_in_flight: int | None = Field(
+        None,
+        ge=1,
+        description="Tiles built and inferred at once (default: two per worker thread plus "
+        "two, asked again as tiles finish, so it follows a cluster that grows or shrinks); 1 "
+        "processes tiles one after another.",
+    )
 
 
 class ProcessConfig(BaseSettings):

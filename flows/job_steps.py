@@ -33,6 +33,7 @@ from cohcube.pipeline.grid import CubeGrid
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.store.cube_stac import write_cube_catalog
+from cohcube.pipeline.store.regions import RegionCallback
 from cohcube.pipeline.store.zarr_cube import (
     StoreLayout,
     WriteReport,
@@ -53,6 +54,13 @@ class ChosenModel:
     @property
     def size_multiple(self) -> int:
         return self.card.input.size_multiple
+
+    @property
+    def halo_px(self) -> int:
+        """The card's recommended halo rounded up to the size multiple, px: the margin of
+        neighbouring ground a tile reads so its edge pixels are seam-free."""
+        multiple = self.size_multiple
+        return -(-self.card.tiling.recommended_halo_px // multiple) * multiple
 
 
 def choose_model(
@@ -97,10 +105,13 @@ def stack_pairs(
     *,
     chunk_px: int,
     grid: CubeGrid | None = None,
+    margin_px: int = 0,
     grd: GrdConfig | None = None,
     catalog: str | None = None,
 ) -> tuple[xr.DataArray, pd.DataFrame]:
     """The lazy backscatter cube of ``scenes`` on ``grid`` and its pairs under ``pairs``.
+
+    ``margin_px``: the outer ring of ``grid`` is context (``build_cube``).
 
     Level-1 GRD scenes are calibrated and geocoded as ``grd`` says (default: thermal
     noise removed, ellipsoid geocoding; ``terrain: dem`` searches the DEM in
@@ -123,6 +134,7 @@ def stack_pairs(
         grid=grid,
         size_multiple=model.size_multiple,
         chunk_px=chunk_px,
+        margin_px=margin_px,
         thermal_noise=grd.thermal_noise,
         border_noise=grd.border_noise,
         dem=dem,
@@ -148,9 +160,12 @@ def infer_into_cube(
     attrs: dict[str, Any],
     pair_batch: int = 4,
     precision: str = "fp32",
+    margin_px: int = 0,
     where: str = "",
+    on_region: RegionCallback | None = None,
 ) -> WriteReport:
-    """Infer ``pairs`` and add them to the cube at ``url`` (resumable; whole pairs only).
+    """Infer ``pairs`` and add them to the cube at ``url`` (resumable; whole pairs only);
+    the outer ``margin_px`` of ``cube`` is context only (``predict_coherence``).
 
     Raises:
         AssetReadError: an asset could not be read (``where`` names the tile);
@@ -163,10 +178,11 @@ def infer_into_cube(
         chunk=layout.shard_px,
         pair_batch=pair_batch,
         precision=precision,
+        margin_px=margin_px,
         attrs=attrs,
     )
     try:
-        return write_coherence(lazy, url, layout)
+        return write_coherence(lazy, url, layout, on_region)
     except Exception as exc:
         # stackstac's reader error; Dask may hand it back wrapped in a plain Exception.
         found = re.search(r"Error (opening|reading) [^\n]*?'\)", str(exc))

@@ -1,4 +1,4 @@
-"""The job verbs of the ``cohcube`` command line: demo, process, changes, schedule.
+"""The job verbs of the ``cohcube`` command line: demo, process, plan, status, changes, schedule.
 
 Each verb parses its options, sets up logging and calls one job function of
 ``cohcube.flows``; heavy imports happen inside the verb, after parsing.
@@ -118,6 +118,49 @@ def process(
     typer.echo(f"{report.pairs_added} pair(s) added to {report.store} in {report.seconds:.0f} s")
     if json_out is not None:
         json_out.write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+
+
+def plan(
+    config: Annotated[
+        Path, typer.Argument(metavar="CONFIG", help="Job config (YAML); see docs/process.md.")
+    ],
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Workers to estimate the time for (default: the config's)."),
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the plan here.")] = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Say what `cohcube process CONFIG` would do: tiles, scenes per track, pairs held and new,
+    pixels, time per device kind and store growth. Computes and writes nothing."""
+    setup_logging(verbose, quiet)
+    from .job_config import load_process_config
+    from .plan import plan_job, plan_table
+
+    with user_errors():
+        job_plan = plan_job(load_process_config(config), workers=workers)
+    typer.echo(plan_table(job_plan, config))
+    if json_out is not None:
+        json_out.write_text(json.dumps(job_plan.as_dict(), indent=2) + "\n")
+
+
+def status(
+    store: Annotated[str, typer.Argument(metavar="STORE", help="Tile set (cohcube process).")],
+    runs: Annotated[int, typer.Option(min=1, help="How many recent runs to list.")] = 5,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the status here.")] = None,
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Say what a tile set holds and what its last runs did (pairs, pending, failed tiles)."""
+    setup_logging(verbose, quiet)
+    from .status import status_table, store_status
+
+    with user_errors():
+        state = store_status(store, runs=runs)
+    typer.echo(status_table(state))
+    if json_out is not None:
+        json_out.write_text(json.dumps(state.as_dict(), indent=2) + "\n")
 
 
 def changes(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -21,9 +22,8 @@ from typing import Any
 import pandas as pd
 import pystac
 import zarr
-from shapely.geometry import shape
-from tqdm.auto import tqdm
 
+from cohcube.model.errors import CohcubeError, StoreError
 from cohcube.pipeline.asset_reader import unusable_scenes
 from cohcube.pipeline.clusters import dask_client
 from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS
@@ -32,21 +32,26 @@ from cohcube.pipeline.grd.cube import unreadable_grd_scenes
 from cohcube.pipeline.inference import warm_workers
 from cohcube.pipeline.search import SceneQuery, search_scenes
 from cohcube.pipeline.store.lock import store_lock
+from cohcube.pipeline.store.regions import RegionCallback
 from cohcube.pipeline.store.tile_set import (
     check_store_location,
     held_through,
+    mark_run_open,
     open_tile_set,
     pending_pairs,
     record_run,
     tile_ids,
     tile_set_exists,
     tile_url,
+    unfinished_run,
 )
 from cohcube.pipeline.store.zarr_cube import StoreLayout, committed_pairs
+from cohcube.pipeline.tile_scenes import SceneIndex
 from cohcube.pipeline.tiles import Tile, TileGrid, tiles_for_region
 
 from .job_config import PairConfig, ProcessConfig, asset_signer, bearer_headers
 from .job_steps import ChosenModel, choose_model, infer_into_cube, publish_catalog, stack_pairs
+from .tile_window import run_window, tiles_for_threads
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +106,11 @@ def _datetime_range(config: ProcessConfig, store: str) -> str | None:
     start = config.time.start
     if start == "last-run":
         held = held_through(store)
-        if held is None:
+        unfinished = unfinished_run(store)
+        if unfinished and held is not None:
+            log.info("time.start last-run: %s; searching from the beginning", unfinished)
+            start = None
+        elif held is None:
             pending = pending_pairs(store)
             if pending:
                 log.info(
@@ -131,6 +140,18 @@ def _datetime_range(config: ProcessConfig, store: str) -> str | None:
         return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     return f"{text(start)}/{text(end)}"
+
+
+def scene_query(config: ProcessConfig, region: dict[str, Any]) -> SceneQuery:
+    """The search of a job over ``region`` (its time range after the store's ``last-run``)."""
+    return SceneQuery(
+        collection=config.collection,
+        intersects=region,
+        datetime=_datetime_range(config, config.output.store),
+        polarizations=tuple(config.polarizations),
+        orbit_state=config.orbit_state,
+        relative_orbits=tuple(config.relative_orbits),
+    )
 
 
 def _usable_scenes(
@@ -163,11 +184,6 @@ def _usable_scenes(
     return usable, skipped
 
 
-def _scenes_of_tile(scenes: list[pystac.Item], tile: Tile) -> list[pystac.Item]:
-    footprint = shape(tile.footprint)
-    return [s for s in scenes if s.geometry and shape(s.geometry).intersects(footprint)]
-
-
 def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessReport:
     """Run the regional job once (see the module docstring).
 
@@ -175,6 +191,7 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
         CohcubeError (and subclasses): bad region, empty search, bad store, bad model.
     """
     started = time.perf_counter()
+    began = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     store = config.output.store
     grid = TileGrid(tile_px=config.grid.tile_px, resolution_m=config.grid.resolution_m)
     model = choose_model(config.model, polarizations=config.polarizations, tile_px=grid.tile_px)
@@ -184,31 +201,31 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
     headers = bearer_headers(config.catalog_token_env)
     signer = asset_signer(config.sign_assets)
     with store_lock(store):  # one job per store: a second one refuses, naming the first
-        query = SceneQuery(
-            collection=config.collection,
-            intersects=region,
-            datetime=_datetime_range(config, store),
-            polarizations=tuple(config.polarizations),
-            orbit_state=config.orbit_state,
-            relative_orbits=tuple(config.relative_orbits),
-        )
+        query = scene_query(config, region)
         scenes = search_scenes(config.catalog, query, headers=headers, modifier=signer)
         log.info("%d scenes over %d tiles (%s)", len(scenes), len(tiles), query.describe())
         # Stack what the model reads (a single-polarisation model: VV only).
         bands = tuple(p.lower() for p in model.card.input.polarizations)
         scenes, skipped = _usable_scenes(scenes, bands, config.on_unreadable)
+        index = SceneIndex(scenes)
         if tile_set_exists(store):
             open_tile_set(store, grid)  # an existing store of another tile grid stops here
         layout = StoreLayout(shard_px=min(StoreLayout().shard_px, grid.tile_px))
         report = ProcessReport(store=store, tiles=[], skipped_scenes=skipped)
         with ExitStack() as resources:
             opened: list[zarr.Group] = []
+            clients: list[Any] = []
+            started_lock = threading.Lock()
+            stopping = threading.Event()
 
             def prepare() -> None:
                 """The store and the cluster, made the first time a tile has pairs to add:
                 a run that finds nothing new starts nothing and writes nothing."""
-                if not opened:
-                    opened.append(open_tile_set(store, grid))
+                with started_lock:
+                    if stopping.is_set():
+                        raise StoreError("the job is stopping; this tile was not started")
+                    if opened:
+                        return
                     client = resources.enter_context(
                         dask_client(
                             config.cluster.address,
@@ -219,22 +236,47 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
                     warm_workers(
                         client, model.card_path, model.card.artefact.sha256, config.precision
                     )
+                    clients.append(client)
+                    opened.append(open_tile_set(store, grid))
+                    mark_run_open(opened[0])
 
-            for tile in tqdm(tiles, desc="tiles", unit="tile", disable=not progress):
-                report.tiles.append(
-                    _process_tile(config, tile, scenes, bands, model, layout, store, prepare)
+            def window() -> int:
+                if config.cluster.tiles_in_flight:
+                    return config.cluster.tiles_in_flight
+                threads = sum(clients[0].nthreads().values()) if clients else 1
+                return tiles_for_threads(threads)
+
+            def work(tile: Tile, on_region: RegionCallback) -> TileReport:
+                return _process_tile(
+                    config, tile, index, bands, model, layout, store, prepare, on_region
                 )
+
+            try:
+                outcome = run_window(
+                    tiles, work, window, progress=progress, label=lambda t: f"tile {t.id}"
+                )
+            finally:
+                stopping.set()
+        for tile, result in zip(tiles, outcome.results, strict=True):
+            report.tiles.append(result or TileReport(tile=tile.id, status="failed"))
         report.seconds = time.perf_counter() - started
         if not opened:
+            _raise_for_failures(outcome.failures)
             log.info("nothing new to add: the store is unchanged")
             return report
         record_run(
             opened[0],
             {
+                "started": began,
                 "pairs_added": report.pairs_added,
+                "tiles_done": sum(1 for t in report.tiles if t.pairs_added),
+                "output_mpx_per_s": round(
+                    report.pairs_added * grid.tile_px**2 / 1e6 / max(report.seconds, 1e-9), 3
+                ),
                 "tiles": {t.tile: len(t.pairs_added) for t in report.tiles if t.pairs_added},
                 "seconds": round(report.seconds, 1),
                 "skipped_scenes": skipped,
+                "tiles_failed": [t.id for t, _ in outcome.failures],
             },
         )
         held = tile_ids(store)
@@ -245,22 +287,38 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
                 f"InSAR coherence of {config.collection} pairs, one cube per tile "
                 f"({grid.tile_px} px of {grid.resolution_m:g} m), written by cohcube process",
             )
+    _raise_for_failures(outcome.failures)
     return report
+
+
+def _raise_for_failures(failures: list[tuple[Tile, CohcubeError]]) -> None:
+    """After every other tile ran: the first failure, as its own kind of error, naming the tile."""
+    if not failures:
+        return
+    tile, error = failures[0]
+    message = str(error) if str(error).startswith(f"tile {tile.id}") else f"tile {tile.id}: {error}"
+    more = f" (and {len(failures) - 1} more tile(s) failed)" if len(failures) > 1 else ""
+    raise type(error)(
+        f"{message}{more}; every other tile ran to the end -- fix the cause and re-run to retry "
+        "only what is missing"
+    )
 
 
 def _process_tile(
     config: ProcessConfig,
     tile: Tile,
-    scenes: list[pystac.Item],
+    scenes: SceneIndex,
     bands: tuple[str, ...],
     model: ChosenModel,
     layout: StoreLayout,
     store: str,
     prepare: Callable[[], None],
+    on_region: RegionCallback | None = None,
 ) -> TileReport:
     tile_report = TileReport(tile=tile.id)
-    mine = _scenes_of_tile(scenes, tile)
-    tile_report.scenes = len(mine)
+    # The tile plus the model's halo of neighbouring ground: edge pixels are seam-free.
+    margin = model.halo_px
+    mine, tile_report.scenes = scenes.of_tile(tile, margin)
     if not mine:
         tile_report.status = "no scenes"
         return tile_report
@@ -269,7 +327,8 @@ def _process_tile(
         bands,
         model,
         config.pairs,
-        grid=tile.grid,
+        grid=tile.grid.expanded(margin),
+        margin_px=margin,
         chunk_px=layout.shard_px,
         grd=config.grd,
         catalog=config.catalog,
@@ -291,7 +350,9 @@ def _process_tile(
         layout,
         attrs={"input_collection": config.collection, "tile": tile.id},
         precision=config.precision,
+        margin_px=margin,
         where=f"tile {tile.id}: ",
+        on_region=on_region,
     )
     tile_report.pairs_added = list(written.new_pairs)
     tile_report.pairs_held = len(held) + len(written.new_pairs)

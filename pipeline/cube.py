@@ -25,7 +25,7 @@ from .asset_reader import RetryingRioReader
 from .errors import GridError, NotAnalysisReadyError
 from .grd.cube import GRD_QUANTITY, build_grd_cube, default_grd_grid, grd_overlaps, is_grd_stack
 from .grd.terrain import DemSource
-from .grid import CubeGrid, first_valid
+from .grid import CubeGrid, SpatialChunks, first_valid, spatial_chunks
 from .scene_items import item_epsg, item_time, native_bounds, pass_coords, pass_key
 
 log = logging.getLogger(__name__)
@@ -163,16 +163,21 @@ def _overlaps(item: pystac.Item, grid: CubeGrid) -> bool:
 def _calibrated(
     stacked: xr.DataArray, items: Sequence[pystac.Item], bands: Sequence[str]
 ) -> xr.DataArray:
-    """Apply raster-extension scale/offset, then dB -> linear power where declared."""
+    """Mask raster-extension nodata (the GeoTIFF may not declare it), apply scale/offset,
+    then dB -> linear power where declared."""
     scale = np.ones((len(items), len(bands)), dtype=np.float32)
     offset = np.zeros_like(scale)
+    nodata = np.full(scale.shape, np.nan, dtype=np.float32)
     in_db = np.zeros(scale.shape, dtype=bool)
     for t, item in enumerate(items):
         for b, band in enumerate(bands):
             raster = (item.assets[band].extra_fields.get("raster:bands") or [{}])[0]
             scale[t, b] = float(raster.get("scale", 1.0))
             offset[t, b] = float(raster.get("offset", 0.0))
+            nodata[t, b] = float(raster.get("nodata", np.nan))
             in_db[t, b] = str(raster.get("unit", "")).lower() in ("db", "decibel", "decibels")
+    if np.isfinite(nodata).any():
+        stacked = stacked.where(stacked != xr.DataArray(nodata, dims=("time", "band")))
     if (scale != 1).any() or (offset != 0).any():
         stacked = stacked * xr.DataArray(scale, dims=("time", "band")) + xr.DataArray(
             offset, dims=("time", "band")
@@ -191,7 +196,7 @@ def _calibrated(
 
 
 def _mosaic_of_passes(
-    passes: list[list[pystac.Item]], bands: Sequence[str], grid: CubeGrid, chunk_px: int
+    passes: list[list[pystac.Item]], bands: Sequence[str], grid: CubeGrid, chunks: SpatialChunks
 ) -> xr.DataArray:
     """The passes' slices stacked (stackstac), calibrated, each pass mosaicked into one step."""
     items = [item for group in passes for item in group]
@@ -203,7 +208,7 @@ def _mosaic_of_passes(
         bounds=grid.bounds,
         snap_bounds=False,
         # Slices of one pass share a time chunk; both bands share one chunk.
-        chunksize=(tuple(len(g) for g in passes), -1, chunk_px, chunk_px),
+        chunksize=(tuple(len(g) for g in passes), -1, *chunks),
         dtype=np.dtype("float32"),
         # stackstac cannot rescale into float32; scale/offset are applied below.
         fill_value=np.float32(np.nan),
@@ -242,6 +247,7 @@ def _stacked(
     resolution: float | None,
     size_multiple: int,
     chunk_px: int,
+    margin_px: int,
     grd: bool,
     **grd_options: Any,
 ) -> tuple[xr.DataArray, CubeGrid, int]:
@@ -266,10 +272,11 @@ def _stacked(
     for item in overlapping:
         grouped.setdefault(pass_key(item), []).append(item)
     passes = list(grouped.values())  # in time order of each pass's first slice
+    chunks = spatial_chunks(grid.shape, chunk_px, margin_px)
     if grd:
-        cube = build_grd_cube(passes, bands, grid, chunk_px, GDAL_HTTP_SETTINGS, **grd_options)
+        cube = build_grd_cube(passes, bands, grid, chunks, GDAL_HTTP_SETTINGS, **grd_options)
     else:
-        cube = _mosaic_of_passes(passes, bands, grid, chunk_px)
+        cube = _mosaic_of_passes(passes, bands, grid, chunks)
     return cube, grid, len(overlapping)
 
 
@@ -304,6 +311,7 @@ def build_cube(
     resolution: float | None = None,
     size_multiple: int = 16,
     chunk_px: int = 1024,
+    margin_px: int = 0,
     thermal_noise: bool = True,
     border_noise: bool = False,
     dem: DemSource | None = None,
@@ -324,6 +332,9 @@ def build_cube(
         resolution: pixel size when no grid is given (default: the scenes').
         size_multiple: grid edges and chunks snap to this many pixels (2**depth).
         chunk_px: spatial chunk size, a multiple of ``size_multiple``.
+        margin_px: the grid's outer ring of this width is context for the pixels inside
+            (a tile's neighbouring ground): its strips are chunks of their own, so the
+            inner part's chunks start on its origin; a multiple of ``size_multiple``.
         thermal_noise: GRD only: remove the thermal noise (default True).
         border_noise: GRD only: mask the border noise of IPF < 2.9 products.
         dem: GRD only: geocode at these terrain heights (``grd.terrain.find_dem``);
@@ -338,8 +349,9 @@ def build_cube(
     """
     if not scenes:
         raise GridError("no scenes to stack")
-    if chunk_px % size_multiple:
-        raise GridError(f"chunk_px {chunk_px} must be a multiple of size_multiple {size_multiple}")
+    for name, value in (("chunk_px", chunk_px), ("margin_px", margin_px)):
+        if value % size_multiple:
+            raise GridError(f"{name} {value} must be a multiple of size_multiple {size_multiple}")
     grd = is_grd_stack(scenes)
     cube, grid, count = _stacked(
         scenes,
@@ -349,6 +361,7 @@ def build_cube(
         resolution,
         size_multiple,
         chunk_px,
+        margin_px,
         grd,
         thermal_noise=thermal_noise,
         border_noise=border_noise,

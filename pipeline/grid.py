@@ -55,11 +55,59 @@ class CubeGrid:
             ),
         )
 
+    def expanded(self, pixels: int) -> CubeGrid:
+        """The grid grown by ``pixels`` on every side (the same lattice when ``pixels`` is a
+        multiple of it): a tile's grid plus the ground its edge pixels' context needs."""
+        pad = pixels * self.resolution
+        left, bottom, right, top = self.bounds
+        return CubeGrid(
+            self.epsg, self.resolution, (left - pad, bottom - pad, right + pad, top + pad)
+        )
+
     @classmethod
     def from_lonlat_bbox(cls, bbox: Sequence[float], epsg: int, resolution: float) -> CubeGrid:
         """The grid in ``epsg`` covering a WGS84 ``(west, south, east, north)`` box."""
         left, bottom, right, top = transform_bounds("EPSG:4326", f"EPSG:{epsg}", *bbox)
         return cls(epsg, resolution, (left, bottom, right, top))
+
+
+def safe_chunks(size: int, chunk: int, halo: int, multiple: int) -> tuple[int, ...]:
+    """Chunks of ``chunk`` px (a multiple of ``multiple``) with none smaller than the halo.
+
+    dask's ``map_overlap`` misbehaves when a chunk is smaller than the depth
+    (dask/dask#6597, #11580): a short last chunk is merged into its neighbour,
+    and a chunk size below the halo is raised to it.
+    """
+    step = max(chunk, math.ceil(max(halo, 1) / multiple) * multiple)
+    step = math.ceil(step / multiple) * multiple
+    chunks = [step] * (size // step)
+    rest = size - sum(chunks)
+    if rest:
+        if chunks and rest < halo:
+            chunks[-1] += rest
+        else:
+            chunks.append(rest)
+    return tuple(chunks) if chunks else (size,)
+
+
+#: Chunk sizes along y and along x, px.
+SpatialChunks = tuple[tuple[int, ...], tuple[int, ...]]
+
+
+def spatial_chunks(shape: tuple[int, int], chunk_px: int, margin_px: int = 0) -> SpatialChunks:
+    """Chunks of ``chunk_px`` along y and x of a ``shape`` grid whose outer ``margin_px`` is
+    context only: each margin strip is a chunk of its own, so the inner part (the pixels a job
+    outputs) starts and ends on chunk boundaries and its chunks match the store's."""
+
+    def along(size: int) -> tuple[int, ...]:
+        inner = size - 2 * margin_px
+        if inner <= 0:
+            raise ValueError(f"a {size} px side has no pixels inside margins of {margin_px} px")
+        blocks = [chunk_px] * (inner // chunk_px) + ([inner % chunk_px] if inner % chunk_px else [])
+        edge = [margin_px] if margin_px else []
+        return tuple(edge + blocks + edge)
+
+    return along(shape[0]), along(shape[1])
 
 
 def footprint(

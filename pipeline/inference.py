@@ -10,9 +10,11 @@ whole-image prediction pads them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
+import signal
 import threading
 from importlib.metadata import version
 from pathlib import Path
@@ -31,6 +33,7 @@ from cohcube.model.learning.artefact import CoherenceModel, load_model
 from cohcube.model.learning.card import ModelCard, card_path_for, read_card
 from cohcube.model.learning.preprocessing import InputContract, network_input
 
+from .grid import safe_chunks
 from .pairs import acquisitions, check_same_track
 from .store.schema import pair_coords
 
@@ -148,6 +151,11 @@ class ModelWarmup(WorkerPlugin):
         self.name = f"cohcube-model-{sha256[:12]}-{precision}"
 
     def setup(self, worker: Any) -> None:
+        # Ctrl-C in a terminal reaches the whole process group: the driver stops the job
+        # and closes the cluster; a worker dying of the signal first would only be
+        # restarted by its nanny and log over the driver's last line.
+        with contextlib.suppress(ValueError):  # not the worker's main thread
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         cached_model(self.card_path, self.sha256, self.precision, threads=worker.state.nthreads)
 
 
@@ -206,25 +214,6 @@ def infer_block(
     return out[:, :, top : top + (y1 - y0), left : left + (x1 - x0)]
 
 
-def safe_chunks(size: int, chunk: int, halo: int, multiple: int) -> tuple[int, ...]:
-    """Chunks of ``chunk`` px (a multiple of ``multiple``) with none smaller than the halo.
-
-    dask's ``map_overlap`` misbehaves when a chunk is smaller than the depth
-    (dask/dask#6597, #11580): a short last chunk is merged into its neighbour,
-    and a chunk size below the halo is raised to it.
-    """
-    step = max(chunk, math.ceil(max(halo, 1) / multiple) * multiple)
-    step = math.ceil(step / multiple) * multiple
-    chunks = [step] * (size // step)
-    rest = size - sum(chunks)
-    if rest:
-        if chunks and rest < halo:
-            chunks[-1] += rest
-        else:
-            chunks.append(rest)
-    return tuple(chunks) if chunks else (size,)
-
-
 def _channels(cube: xr.DataArray, pairs: pd.DataFrame, contract: InputContract) -> da.Array:
     bands = [str(b).upper() for b in cube["band"].values]
     missing = [p for p in contract.polarizations if p not in bands]
@@ -249,18 +238,18 @@ def _overlapped_inference(
     chunk: int,
     pair_batch: int,
     precision: str,
+    margin: int = 0,
 ) -> da.Array:
-    """``(pairs, channels, y, x)`` backscatter -> lazy ``(pairs, 2, y, x)`` coherence and sigma."""
+    """``(pairs, channels, y, x)`` backscatter -> lazy ``(pairs, 2, y, x)`` coherence and sigma
+    (the outer ``margin`` px are chunks of their own: context, never output)."""
     multiple = card.input.size_multiple
     _, _, ny, nx = channels.shape
-    channels = channels.rechunk(
-        (
-            pair_batch,
-            -1,
-            safe_chunks(ny, chunk, halo, multiple),
-            safe_chunks(nx, chunk, halo, multiple),
-        )
-    )
+    edge = (margin,) if margin else ()
+
+    def along(size: int) -> tuple[int, ...]:
+        return edge + safe_chunks(size - 2 * margin, chunk, halo, multiple) + edge
+
+    channels = channels.rechunk((pair_batch, -1, along(ny), along(nx)))
     out_chunks = (channels.chunks[0], (2,), channels.chunks[2], channels.chunks[3])
     return da.map_overlap(
         infer_block,
@@ -304,6 +293,7 @@ def predict_coherence(
     chunk: int | None = None,
     pair_batch: int = 4,
     precision: str = "fp32",
+    margin_px: int = 0,
     attrs: dict[str, Any] | None = None,
 ) -> xr.Dataset:
     """Lazy coherence of ``pairs`` of ``cube``.
@@ -318,6 +308,9 @@ def predict_coherence(
         pair_batch: pairs per block (one forward call on a GPU, as memory allows).
         precision: ``fp32``, ``bf16``, ``fp16`` or ``auto`` (each worker picks what its
             device computes natively); recorded in the attributes as resolved.
+        margin_px: the cube's outer ring of this width is context only (a tile's
+            neighbours' ground): read for the halo of the pixels inside, never output;
+            at least the halo so those pixels see what whole-area inference sees.
         attrs: extra dataset attributes (e.g. input collection).
 
     Returns:
@@ -337,9 +330,30 @@ def predict_coherence(
     halo = math.ceil(halo / multiple) * multiple
     chunk = int(chunk or (cube.chunks[2][0] if cube.chunks else 1024))
     chunk = math.ceil(chunk / multiple) * multiple
+    if margin_px and (margin_px < halo or margin_px % multiple):
+        raise InputDataError(
+            f"margin_px {margin_px} must be a multiple of {multiple} and at least the halo "
+            f"{halo} px of model {card.name}"
+        )
+    if margin_px and min(cube.sizes["y"], cube.sizes["x"]) <= 2 * margin_px:
+        raise InputDataError(
+            f"the cube {dict(cube.sizes)} has no pixels inside {margin_px} px margins"
+        )
     result = _overlapped_inference(
-        _channels(cube, pairs, contract), card_path, card, halo, chunk, pair_batch, precision
+        _channels(cube, pairs, contract),
+        card_path,
+        card,
+        halo,
+        chunk,
+        pair_batch,
+        precision,
+        margin_px,
     )
+    inner = (
+        slice(margin_px, cube.sizes["y"] - margin_px),
+        slice(margin_px, cube.sizes["x"] - margin_px),
+    )
+    result = result[:, :, inner[0], inner[1]]
     # The artefact's sigma is calibrated at its training baseline; the card may rescale it per
     # pair. A model without a calibrated sigma (an imported one) gets NaN: never a made-up sigma.
     if card.output.calibrated_sigma:
@@ -352,7 +366,8 @@ def predict_coherence(
             "coherence": (("pair", "y", "x"), result[:, 0]),
             "coherence_sigma": (("pair", "y", "x"), result[:, 1] * sigma_factors[:, None, None]),
         },
-        coords=pair_coords(pairs) | {"y": cube["y"].values, "x": cube["x"].values},
+        coords=pair_coords(pairs)
+        | {"y": cube["y"].values[inner[0]], "x": cube["x"].values[inner[1]]},
     )
     dataset = dataset.rio.write_crs(cube.rio.crs)
     dataset.attrs = {

@@ -6,8 +6,9 @@ something between passes with the same viewing geometry.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,11 @@ def acquisitions_of(scenes: Sequence[pystac.Item]) -> pd.DataFrame:
         when = pd.Timestamp(item_time(item).replace(tzinfo=None))
         key = pass_key(item)
         first[key] = min(first.get(key, when), when)
+    return acquisitions_table(first)
+
+
+def acquisitions_table(first: dict[tuple[Any, ...], pd.Timestamp]) -> pd.DataFrame:
+    """The acquisitions table of passes: ``{pass_key: time of its first slice}``."""
     table = pd.DataFrame(
         [
             {"time": when, "relative_orbit": k[0], "orbit_state": k[1], "platform": k[2]}
@@ -89,36 +95,43 @@ def select_pairs(
         raise PairingError(f"unknown pair policy {policy!r}; use fixed, nearest or all")
     if policy == "fixed" and not baselines_days:
         raise PairingError("policy 'fixed' needs at least one baseline in baselines_days")
+    # Times are sorted within a track, so a pair beyond the longest wanted baseline ends
+    # the inner loop; rows are read from plain records, not per-pair pandas lookups (a
+    # continental plan pairs thousands of tiles).
+    longest = math.inf if max_baseline_days is None else max_baseline_days + tolerance_days
+    if policy == "fixed":
+        longest = min(longest, max(baselines_days) + tolerance_days)
+    records = table.to_dict("records")
     rows = []
     for (orbit, state), track in table.groupby(["relative_orbit", "orbit_state"], sort=False):
         track = track.sort_values("time")
         index = track.index.to_numpy()
-        times = track["time"].to_numpy()
+        seconds = (track["time"].to_numpy() - np.datetime64(0, "s")) / np.timedelta64(1, "s")
         for a in range(len(track)):
             for b in range(a + 1, len(track)):
-                days = float((times[b] - times[a]) / np.timedelta64(1, "s")) / 86400
-                if max_baseline_days is not None and days > max_baseline_days + tolerance_days:
-                    continue
+                days = float(seconds[b] - seconds[a]) / 86400
+                if days > longest:
+                    break
                 if policy == "fixed" and not any(
                     abs(days - want) <= tolerance_days for want in baselines_days
                 ):
                     continue
-                if policy == "nearest" and b != a + 1:
-                    continue
-                rows.append(_row(table, index[a], index[b], days, orbit, state))
+                rows.append(_row(records, int(index[a]), int(index[b]), days, orbit, state))
+                if policy == "nearest":
+                    break
     pairs = pd.DataFrame(rows, columns=PAIR_COLUMNS)
     return pairs.sort_values(["secondary_time", "temporal_baseline_days"]).reset_index(drop=True)
 
 
 def _row(
-    table: pd.DataFrame, a: int, b: int, days: float, orbit: object, state: object
+    records: list[dict[Any, Any]], a: int, b: int, days: float, orbit: object, state: object
 ) -> list[object]:
-    ref, sec = table.loc[a], table.loc[b]
+    ref, sec = records[a], records[b]
     pair_id = f"{ref['time']:%Y%m%dT%H%M%S}_{sec['time']:%Y%m%dT%H%M%S}_{orbit}"
     return [
         pair_id,
-        int(a),
-        int(b),
+        a,
+        b,
         ref["time"],
         sec["time"],
         round(days, 3),

@@ -29,6 +29,7 @@ from urllib3.util.retry import Retry
 
 from .asset_policy import check_asset_hrefs, redacted
 from .errors import CatalogUnreachableError, EmptySearchError, SearchError
+from .scene_filters import matches_properties, why_none_matched
 from .scene_items import item_time
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,9 @@ DEFAULT_COLLECTION = "sentinel-1-rtc"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 Modifier = Callable[[Any], None]
+#: Items per page asked of a STAC API (servers cap it: Planetary Computer at 1000): a year
+#: over Europe (~30 000 items) is ~120 pages instead of the servers' default of 10 per page.
+PAGE_SIZE = 250
 
 
 @dataclass(frozen=True)
@@ -158,20 +162,6 @@ def parse_datetime_range(text: str) -> tuple[dt.datetime | None, dt.datetime | N
     return start, end
 
 
-def matches_properties(item: pystac.Item, query: SceneQuery) -> bool:
-    """The client-side filters: polarisations, orbit state and number, platform."""
-    props = item.properties
-    pols = {str(p).upper() for p in props.get("sar:polarizations", [])}
-    if not {p.upper() for p in query.polarizations} <= pols:
-        return False
-    if query.orbit_state and props.get("sat:orbit_state") != query.orbit_state:
-        return False
-    if query.relative_orbits and props.get("sat:relative_orbit") not in query.relative_orbits:
-        return False
-    platforms = {p.lower() for p in query.platforms}
-    return not platforms or str(props.get("platform", "")).lower() in platforms
-
-
 def _matches_space_time(item: pystac.Item, query: SceneQuery) -> bool:
     if query.collection and item.collection_id not in (None, query.collection):
         return False
@@ -242,6 +232,7 @@ def _api_items(
     retries: int,
     max_items: int | None,
     headers: Mapping[str, str] | None,
+    page_size: int = PAGE_SIZE,
 ) -> list[pystac.Item]:
     # Refused connections get two quick retries; HTTP 429/5xx answers the full budget.
     retry = Retry(
@@ -266,6 +257,7 @@ def _api_items(
             intersects=query.intersects,
             datetime=query.datetime,
             max_items=max_items,
+            limit=page_size,
         )
         return list(search.items())
     except (requests.ConnectionError, requests.Timeout) as exc:
@@ -311,6 +303,7 @@ def search_scenes(
     retries: int = 5,
     max_items: int | None = None,
     headers: Mapping[str, str] | None = None,
+    page_size: int = PAGE_SIZE,
 ) -> list[pystac.Item]:
     """Scenes matching ``query``, oldest first.
 
@@ -334,7 +327,9 @@ def search_scenes(
         catalog = default_sample_catalog()
     source = str(catalog)
     if source.startswith(("http://", "https://")):
-        found = _api_items(source, query, modifier, timeout_s, retries, max_items, headers)
+        found = _api_items(
+            source, query, modifier, timeout_s, retries, max_items, headers, page_size
+        )
     else:
         found = [i for i in read_local_items(Path(source)) if _matches_space_time(i, query)]
         if modifier is not None:
@@ -344,11 +339,9 @@ def search_scenes(
     check_asset_hrefs(scenes, source)
     if not scenes:
         if found:
-            pols = sorted({p for i in found for p in i.properties.get("sar:polarizations", [])})
             raise EmptySearchError(
                 f"{len(found)} scene(s) match the area and time in {redacted(source)}, but "
-                f"none has {query.describe_properties()}; polarisations present: "
-                f"{pols or 'none declared'}"
+                f"none passes the filters: {why_none_matched(found, query)}"
             )
         hint = (
             " (areas are west, south, east, north in degrees: longitude first; check the "

@@ -54,7 +54,9 @@ class Tile:
     footprint: dict[str, Any]
 
 
-def _reproject(geometry: BaseGeometry, transformer: Transformer) -> BaseGeometry:
+def reprojected(geometry: BaseGeometry, transformer: Transformer) -> BaseGeometry:
+    """``geometry`` with every vertex transformed by ``transformer`` (densify first)."""
+
     def points(xy: NDArray[np.float64]) -> NDArray[np.float64]:
         x, y = transformer.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
@@ -106,7 +108,7 @@ def tiles_for_region(
         epsg = utm_epsg(zone, north)
         to_utm = Transformer.from_crs(4326, epsg, always_xy=True)
         to_lonlat = Transformer.from_crs(epsg, 4326, always_xy=True)
-        projected = _reproject(segmentize(part, 0.05), to_utm)
+        projected = reprojected(segmentize(part, 0.05), to_utm)
         left, bottom, right, top = projected.bounds
         for column in range(math.floor(left / step), math.ceil(right / step)):
             for row in range(math.floor(bottom / step), math.ceil(top / step)):
@@ -114,7 +116,7 @@ def tiles_for_region(
                 if not cell.intersects(projected) or cell.intersection(projected).area <= 0:
                     continue
                 tile_id = f"{zone:02d}{'N' if north else 'S'}_{column:04d}_{row:04d}"
-                footprint = _reproject(segmentize(cell, step / 16), to_lonlat)
+                footprint = reprojected(segmentize(cell, step / 16), to_lonlat)
                 found[tile_id] = Tile(
                     id=tile_id,
                     grid=CubeGrid(epsg, tiles.resolution_m, cell.bounds),

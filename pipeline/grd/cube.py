@@ -26,7 +26,7 @@ from rasterio.warp import transform_bounds
 from cohcube.model.errors import CohcubeError
 
 from ..errors import GridError, NotAnalysisReadyError
-from ..grid import CubeGrid, first_valid
+from ..grid import CubeGrid, SpatialChunks, first_valid
 from ..scene_items import gdal_env_for, pass_coords
 from ..tiles import utm_epsg
 from .assets import grd_assets, is_grd_item
@@ -174,7 +174,7 @@ def build_grd_cube(
     passes: list[list[pystac.Item]],
     bands: Sequence[str],
     grid: CubeGrid,
-    chunk_px: int,
+    chunks: SpatialChunks,
     gdal_env: dict[str, str],
     thermal_noise: bool = True,
     border_noise: bool = False,
@@ -189,7 +189,7 @@ def build_grd_cube(
 
     Returns:
         ``(time, band, y, x)`` float32 DataArray, NaN = no data, chunked
-        ``(1, all bands, chunk_px, chunk_px)``; per-time coordinates as the RTC
+        ``(1, all bands, *chunks)``; per-time coordinates as the RTC
         cube's plus ``quantity`` and ``ipf_version``.
     """
     scenes = [
@@ -198,9 +198,7 @@ def build_grd_cube(
     ]
     scenes, ipf = _checked(scenes, dem, geoid_offset_m)
     ny, nx = grid.shape
-    chunks = da.core.normalize_chunks(
-        (1, len(bands), chunk_px, chunk_px), (len(passes), len(bands), ny, nx)
-    )
+    chunks = da.core.normalize_chunks((1, len(bands), *chunks), (len(passes), len(bands), ny, nx))
     data = da.map_blocks(
         _block,
         scenes,

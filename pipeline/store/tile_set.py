@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 TILE_SET_FORMAT = "cohcube-tile-set"
 MAX_RUN_LOG = 50
+#: Root attribute present while a run is writing the tile set.
+RUN_OPEN = "cohcube:run_open"
 PROBE_PREFIX = ".cohcube-write-probe-"
 
 
@@ -166,8 +168,35 @@ def held_through(store: str) -> np.datetime64 | None:
     return min(newest) if newest else None
 
 
+def mark_run_open(group: zarr.Group) -> None:
+    """Note in the tile set that a run is writing it (``record_run`` clears the note): while
+    it stands, ``unfinished_run`` says the store may hold some tiles but not others."""
+    group.attrs[RUN_OPEN] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def unfinished_run(store: str) -> str | None:
+    """Why the last run may have left tiles behind (None: it ran every tile to the end).
+
+    Tiles run concurrently, so an interrupted run may have committed some tiles and not
+    yet created others; a tile that failed may hold nothing. ``held_through`` only sees
+    the tiles that exist, so ``time.start: last-run`` must not narrow the search then.
+    """
+    if not _is_tile_set(store):
+        return None
+    attrs = zarr.open_group(store, mode="r", use_consolidated=False).attrs
+    if RUN_OPEN in attrs:
+        return f"the run started {attrs[RUN_OPEN]} did not finish"
+    runs = attrs.get("cohcube:runs")
+    failed = runs[-1].get("tiles_failed") if isinstance(runs, list) and runs else None
+    if failed:
+        return f"{len(failed)} tile(s) failed in the last run (first: {failed[0]})"
+    return None
+
+
 def record_run(group: zarr.Group, summary: dict[str, Any]) -> None:
-    """Append a run summary to the store's run log (last ``MAX_RUN_LOG`` kept)."""
+    """Append a run summary to the store's run log (last ``MAX_RUN_LOG`` kept); the run is
+    no longer open."""
+    group.attrs.pop(RUN_OPEN, None)
     held = group.attrs.get("cohcube:runs", [])
     runs = list(held) if isinstance(held, list) else []
     runs.append({"finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), **summary})

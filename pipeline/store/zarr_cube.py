@@ -19,7 +19,6 @@ recomputes only unmarked regions.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
 import warnings
@@ -32,13 +31,12 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 import zarr
-from dask.base import compute
 from dask.delayed import delayed
-from zarr.core.array import Array, AsyncArray
 
 from cohcube.model.errors import StoreError
 
 from .lock import store_lock
+from .regions import RegionCallback, beyond, compute_regions, open_for_writing, write_region
 from .schema import (
     DATA_VARS,
     FORMAT,
@@ -177,19 +175,6 @@ def _pair_count(group: zarr.Group) -> int:
     return int(pair.shape[0])
 
 
-def _beyond(array: zarr.Array, length: int) -> Array:  # type: ignore[type-arg]
-    """A handle on ``array`` as if it had ``length`` pairs, without publishing that shape."""
-    shape = (length, *array.shape[1:])
-    metadata = dataclasses.replace(array.metadata, shape=shape)
-    handle = array.async_array
-    return Array(AsyncArray(metadata, handle.store_path, config=handle.config))
-
-
-def _open_for_writing(url: str) -> zarr.Group:
-    """The group as it is on disk: never through consolidated metadata, which may lag."""
-    return zarr.open_group(url, mode="r+", use_consolidated=False)
-
-
 def _publish_metadata(url: str, layout: StoreLayout) -> None:
     """Rewrite the consolidated metadata (what plain ``xarray.open_zarr`` reads).
 
@@ -216,7 +201,7 @@ def _plan_batch(
     """Record the batch and its completion marks; its coordinates go beyond the committed shape."""
     start, length = int(batch["start"]), int(batch["start"]) + len(batch["pairs"])
     for name, values in encoded_pair_coords(subset).items():
-        _beyond(group[name], length)[start:length] = values  # type: ignore[arg-type]
+        beyond(group[name], length)[start:length] = values  # type: ignore[arg-type]
     dims = ("_pair_block", "_tile_y", "_tile_x")
     marks_array = group.create_array(
         f"{DONE_PREFIX}{batch['id']}",
@@ -241,34 +226,18 @@ def _forget_batch(group: zarr.Group, url: str, batch_id: str, layout: StoreLayou
     _publish_metadata(url, layout)
 
 
-def _write_region(
-    block: np.ndarray,
-    url: str,
-    start: int,
-    y0: int,
-    x0: int,
-    done: str,
-    cell: tuple[int, int, int],
-    length: int,
-) -> int:
-    """Write one computed region (pairs, 2, h, w) beyond the committed shape, then mark it."""
-    group = _open_for_writing(url)
-    stop_pair = start + block.shape[0]
-    for k, name in enumerate(DATA_VARS):
-        target = _beyond(group[name], length)  # type: ignore[arg-type]
-        target[start:stop_pair, y0 : y0 + block.shape[2], x0 : x0 + block.shape[3]] = block[:, k]
-    group[done][cell] = 1  # type: ignore[index]
-    return 1
-
-
 def write_coherence(
-    dataset: xr.Dataset, url: str | Path, layout: StoreLayout | None = None
+    dataset: xr.Dataset,
+    url: str | Path,
+    layout: StoreLayout | None = None,
+    on_region: RegionCallback | None = None,
 ) -> WriteReport:
     """Add the pairs of a lazy coherence dataset (``predict_coherence``) to the cube at ``url``.
 
     Creates the cube if needed; skips pairs already committed; resumes a batch
     an earlier run left unfinished; computes only regions not yet marked done.
     The dataset's spatial chunks must be the layout's ``shard_px`` (the last may be longer).
+    ``on_region`` is called on the driver as each region is written (progress).
     """
     layout = layout or StoreLayout()
     url = str(url)
@@ -293,7 +262,7 @@ def write_coherence(
             )
             _publish_metadata(url, layout)
             log.info("created coherence cube %s", url)
-        group = _open_for_writing(url)
+        group = open_for_writing(url)
         _check_compatible(group, url, dataset)
         committed = _pair_ids(group)
         wanted = [str(p) for p in dataset["pair"].values]
@@ -315,7 +284,7 @@ def write_coherence(
                 )
                 _forget_batch(group, url, pending["id"], layout)
             else:
-                _run_batch(group, url, dataset, pending, layout, report)
+                _run_batch(group, url, dataset, pending, layout, report, on_region)
                 committed |= set(pending["pairs"])
         todo = [p for p in wanted if p not in committed]
         if todo:
@@ -324,7 +293,7 @@ def write_coherence(
                 "start": _pair_count(group),
                 "pairs": todo,
             }
-            _run_batch(group, url, dataset, batch, layout, report)
+            _run_batch(group, url, dataset, batch, layout, report, on_region)
         return report
 
 
@@ -335,6 +304,7 @@ def _run_batch(
     batch: dict[str, Any],
     layout: StoreLayout,
     report: WriteReport,
+    on_region: RegionCallback | None,
 ) -> None:
     subset = dataset.sel(pair=batch["pairs"])
     start, count = int(batch["start"]), len(batch["pairs"])
@@ -356,7 +326,7 @@ def _run_batch(
             continue
         j, ty, tx = cell
         tasks.append(
-            delayed(_write_region)(
+            delayed(write_region)(
                 blocks.blocks[j, :, ty, tx],
                 url,
                 start + int(pair_edges[j]),
@@ -376,8 +346,7 @@ def _run_batch(
         len(tasks),
         int(np.prod(shape)),
     )
-    if tasks:
-        compute(*tasks)
+    compute_regions(tasks, on_region)
     if not np.asarray(group[done][:]).all():  # type: ignore[index]
         raise StoreError(f"{url}: some regions of batch {batch['id']} were not written; re-run")
     _note_precision(group, subset.attrs.get("inference_precision"), start)

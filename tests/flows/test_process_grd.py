@@ -103,7 +103,14 @@ def test_process_earth_search_shaped_grd_and_rerun_adds_nothing(
     assert np.nanmax(values) <= 1
 
 
-@pytest.mark.parametrize("shape", [planetary_computer_shaped, cdse_shaped], ids=["pc", "cdse"])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(planetary_computer_shaped, id="pc"),
+        # The same job on another item shape (its parsing is tested in tests/pipeline/grd).
+        pytest.param(cdse_shaped, id="cdse", marks=pytest.mark.slow),
+    ],
+)
 def test_process_other_catalog_shapes(
     run_cohcube: Run,
     small_grd_sample: SampleCatalog,

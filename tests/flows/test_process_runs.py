@@ -13,7 +13,7 @@ from pathlib import Path
 import rioxarray  # noqa: F401
 import xarray as xr
 import zarr
-from support.process_jobs import job_settings, pairs_in_store, write_config
+from support.process_jobs import items_until, job_settings, pairs_in_store, write_config
 from support.processes import cohcube_command
 
 from cohcube.pipeline.sample import SampleCatalog
@@ -36,7 +36,8 @@ def test_ctrl_c_says_so_in_one_line_and_a_rerun_resumes(
     run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
 ) -> None:
     store = tmp_path / "cube.zarr"
-    settings = job_settings(small_sample, small_sample.items, store, tiny_artefact)
+    items = items_until(small_sample, 6, tmp_path / "items.json")
+    settings = job_settings(small_sample, items, store, tiny_artefact)
     settings |= {"grid": {"tile_px": 256}, "time": {"start": "last-run"}}
     config = write_config(tmp_path / "job.yaml", **settings)
     # A session of its own: the signal goes to the job and its workers, as Ctrl-C in a terminal.
@@ -68,20 +69,20 @@ def test_ctrl_c_says_so_in_one_line_and_a_rerun_resumes(
     assert "the store is empty" not in again.stderr or not interrupted_pending
     held = pairs_in_store(store)
     assert held
-    assert all(len(p) == 12 for p in held.values())  # 14 passes: twelve 12-day pairs per tile
+    assert all(len(p) == 4 for p in held.values()), held  # 6 passes: four 12-day pairs per tile
 
 
 def test_a_run_with_nothing_new_writes_nothing(
     run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
 ) -> None:
     store = tmp_path / "cube.zarr"
+    items = items_until(small_sample, 5, tmp_path / "items.json")
     config = write_config(
-        tmp_path / "job.yaml",
-        **job_settings(small_sample, small_sample.items, store, tiny_artefact),
+        tmp_path / "job.yaml", **job_settings(small_sample, items, store, tiny_artefact)
     )
     first = run_cohcube("process", str(config), "--no-progress")
     held = {line.split()[0]: line for line in first.stdout.splitlines() if "held" in line}
-    assert all(line.rstrip().endswith("held  12") for line in held.values()), first.stdout
+    assert all(line.rstrip().endswith("held   3") for line in held.values()), first.stdout
     runs = zarr.open_group(str(store), mode="r").attrs["cohcube:runs"]
     catalog = next(store.parent.glob(f"{store.name}.stac/**/*.json"))
     stamp = catalog.stat().st_mtime_ns
@@ -95,7 +96,7 @@ def test_a_run_with_nothing_new_writes_nothing(
     assert zarr.open_group(str(store), mode="r").attrs["cohcube:runs"] == runs
     assert catalog.stat().st_mtime_ns == stamp
     # The count of pairs a tile holds is the tile's, not this run's.
-    assert all("held  12" in line for line in second.stdout.splitlines() if "held" in line)
+    assert all("held   3" in line for line in second.stdout.splitlines() if "held" in line)
 
     # Opening the result: the root says how; open_tiles gives every tile at once.
     root = xr.open_zarr(store, consolidated=False)
@@ -104,5 +105,5 @@ def test_a_run_with_nothing_new_writes_nothing(
     tree = open_tiles(store)
     assert sorted(tree.children) == tile_ids(str(store))
     for tile in tree.children.values():
-        assert tile.dataset.sizes["pair"] == 12
+        assert tile.dataset.sizes["pair"] == 3  # 5 passes: three 12-day pairs
         assert tile.dataset.rio.crs.to_epsg() == 32633

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.process_jobs import items_until
 
 from cohcube.model.errors import ConfigError
 from cohcube.pipeline.sample import SampleCatalog
@@ -26,7 +27,8 @@ def _config(tmp_path: Path, sample: SampleCatalog, model: Path) -> Path:
         yaml.safe_dump(
             {
                 "region": {"bbox": bbox},
-                "catalog": str(sample.items),
+                # Four passes (two 12-day pairs per tile): the flow, not the volume, is tested.
+                "catalog": str(items_until(sample, 4, tmp_path / "items.json")),
                 "time": {"start": "last-run"},
                 "grid": {"tile_px": 512},
                 "output": {"store": str(tmp_path / "cube.zarr")},
@@ -51,6 +53,7 @@ def test_schedule_builds_a_cron_deployment(
         schedule(config, "at three", serve=False)
 
 
+@pytest.mark.slow  # Prefect's temporary server takes ~30 s to start on 2 cores
 def test_flow_runs_the_job(
     tmp_path: Path, small_sample: SampleCatalog, tiny_artefact: Path
 ) -> None:

@@ -107,6 +107,28 @@ def test_db_collections_become_linear_power(small_sample: SampleCatalog, tmp_pat
     np.testing.assert_allclose(window, linear, rtol=1e-5)
 
 
+def test_raster_bands_nodata_is_masked_when_the_file_lacks_the_tag(
+    small_sample: SampleCatalog, tmp_path: Path
+) -> None:
+    item = read_local_items(small_sample.items)[0]
+    with rasterio.open(item.assets["vv"].href) as src:
+        values, profile = src.read(1), src.profile
+    values[:40, :60] = -32768.0  # the fill Planetary Computer's RTC declares in raster:bands
+    profile.update(driver="GTiff", nodata=None)
+    path = tmp_path / "vv-untagged.tif"
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values, 1)
+    with rasterio.open(path) as src:
+        assert src.nodata is None
+    untagged = item.clone()
+    untagged.assets["vv"].href = str(path)
+    untagged.assets["vv"].extra_fields["raster:bands"][0]["nodata"] = -32768
+    cube = build_cube([untagged], bands=("vv",), chunk_px=256).isel(time=0, band=0).values
+    cube = cube[: values.shape[0], : values.shape[1]]
+    assert np.isnan(cube[:40, :60]).all()
+    np.testing.assert_allclose(cube[40:], values[40:], rtol=1e-6)
+
+
 def _pc_grd_item() -> pystac.Item:
     """A Planetary Computer sentinel-1-grd item: sar/sat fields, vv/vh COGs, no proj:*."""
     return pystac.Item.from_dict(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from cohcube.pipeline.cube import build_cube
 from cohcube.pipeline.inference import (
     predict_coherence,
     resolved_precision,
-    safe_chunks,
     warm_workers,
     worker_device,
 )
@@ -87,11 +87,30 @@ def test_short_and_tiny_chunks_still_match(client: Client, cube, tiny_artefact: 
         assert np.nanmax(np.abs(dataset.coherence.values[0] - whole)) <= 1e-3
 
 
-def test_safe_chunks() -> None:
-    assert safe_chunks(512, 96, 48, 16) == (96, 96, 96, 96, 128)
-    assert safe_chunks(512, 128, 64, 16) == (128, 128, 128, 128)
-    assert safe_chunks(100, 16, 32, 16) == (32, 32, 36)
-    assert safe_chunks(20, 64, 32, 16) == (20,)
+def test_a_margin_is_read_for_context_and_never_output(
+    client: Client,
+    cube,
+    tiny_artefact: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """A window inferred with its neighbours' ground as margin equals whole-image inference;
+    the same window inferred from its own ground alone does not, near its edges."""
+    pairs = select_pairs(cube, (12,)).iloc[:1]
+    whole = _whole(tiny_artefact, cube, pairs, 0)
+    halo = read_card(card_path_for(tiny_artefact)).tiling.recommended_halo_px
+    margin = max(halo, 16)
+    inner = slice(128, 384)
+    window = slice(inner.start - margin, inner.stop + margin)
+    seamless = predict_coherence(
+        cube.isel(y=window, x=window), pairs, tiny_artefact, chunk=128, margin_px=margin
+    )
+    assert seamless.sizes == {"pair": 1, "y": 256, "x": 256}
+    assert seamless.coherence.data.chunks[1:] == ((128, 128), (128, 128))
+    np.testing.assert_array_equal(seamless["x"].values, cube["x"].values[inner])
+    assert np.nanmax(np.abs(seamless.coherence.values[0] - whole[inner, inner])) <= 1e-3
+    alone = predict_coherence(cube.isel(y=inner, x=inner), pairs, tiny_artefact, chunk=128)
+    assert np.nanmax(np.abs(alone.coherence.values[0] - whole[inner, inner])) > 1e-2
+    with pytest.raises(InputDataError, match="margin_px 8 must be a multiple"):
+        predict_coherence(cube, pairs, tiny_artefact, margin_px=8)
 
 
 def test_device_selection() -> None:
@@ -179,6 +198,9 @@ def test_workers_load_the_model_at_start_and_report_their_precision(
     assert chosen == resolved_precision("auto", tiny_artefact)  # workers run on this machine
     for held in client.run(loaded).values():
         assert f"{card.artefact.sha256[:12]}:{chosen}" in held
+    # Ctrl-C reaches the workers too; they leave stopping to the driver (no restart noise).
+    ignoring = client.run(lambda: signal.getsignal(signal.SIGINT) == signal.SIG_IGN)
+    assert list(ignoring.values()) == [True, True]
     pairs = select_pairs(cube, (12,)).iloc[:1]
     dataset = predict_coherence(cube, pairs, tiny_artefact, chunk=160, precision="auto")
     assert dataset.attrs["inference_precision"] == chosen

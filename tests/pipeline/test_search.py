@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pystac
@@ -62,8 +63,14 @@ def test_errors_are_clear(small_sample: SampleCatalog, served_sample: ServedCata
         search_scenes(small_sample.items, SceneQuery(datetime="2020-01-01/2020-02-01"))
     with pytest.raises(EmptySearchError, match="no scene"):
         search_scenes(served_sample.api_url, SceneQuery(bbox=(0.0, 0.0, 1.0, 1.0)))
-    with pytest.raises(EmptySearchError, match=r"polarisations present: \['VH', 'VV'\]"):
+    with pytest.raises(EmptySearchError, match=r"polarisations HH: 0 of \d+ \(present: VH, VV\)"):
         search_scenes(served_sample.api_url, SceneQuery(polarizations=("HH",)))
+    # The filter that removed the scenes is named, not the polarisations they do carry.
+    with pytest.raises(EmptySearchError) as wrong_direction:
+        search_scenes(small_sample.items, SceneQuery(orbit_state="descending"))
+    message = str(wrong_direction.value)
+    assert re.search(r"descending passes: 0 of \d+ \(present: ascending\)$", message), message
+    assert "polarisations" not in message
     with pytest.raises(CatalogUnreachableError, match="cannot reach"):
         search_scenes("http://127.0.0.1:9/", SceneQuery(), retries=0, timeout_s=2)
     with pytest.raises(CatalogUnreachableError, match="does not exist"):

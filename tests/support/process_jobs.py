@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import xarray as xr
 import yaml
 
+from cohcube.pipeline.grid import CubeGrid
 from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.store.tile_set import open_tile, tile_ids
 
@@ -49,3 +51,38 @@ def pairs_in_store(store: Path) -> dict[str, list[str]]:
     return {
         t: sorted(str(p) for p in open_tile(store, t)["pair"].values) for t in tile_ids(str(store))
     }
+
+
+def whole_area_coherence(
+    items: Path, tiles: list[str], store: Path, model: Path, tile_px: int
+) -> xr.Dataset:
+    """The coherence of every pair the store holds, inferred over the union of ``tiles`` at
+    once (one cube, its own chunking, the model's halo of ground around it): what a
+    seam-free tile set must equal."""
+    from cohcube.flows.job_steps import choose_model
+    from cohcube.pipeline.cube import build_cube
+    from cohcube.pipeline.inference import predict_coherence
+    from cohcube.pipeline.pairs import select_pairs
+    from cohcube.pipeline.search import read_local_items
+
+    chosen = choose_model(model)
+    grids = [open_tile(store, t).rio for t in tiles]
+    left = min(g.bounds()[0] for g in grids)
+    bottom = min(g.bounds()[1] for g in grids)
+    right = max(g.bounds()[2] for g in grids)
+    top = max(g.bounds()[3] for g in grids)
+    epsg = int(grids[0].crs.to_epsg())
+    margin = chosen.halo_px
+    grid = CubeGrid(epsg, 10.0, (left, bottom, right, top)).expanded(margin)
+    cube = build_cube(
+        read_local_items(items),
+        ("vv", "vh"),
+        grid=grid,
+        chunk_px=3 * tile_px // 2,
+        margin_px=margin,
+        size_multiple=chosen.size_multiple,
+    )
+    held = sorted({str(p) for t in tiles for p in open_tile(store, t)["pair"].values})
+    pairs = select_pairs(cube, (12,))
+    pairs = pairs[pairs["pair_id"].isin(held)].reset_index(drop=True)
+    return predict_coherence(cube, pairs, model, margin_px=margin).compute(scheduler="threads")

@@ -16,11 +16,13 @@ from cohcube.pipeline.store import write_coherence
 from cohcube.pipeline.store.tile_set import (
     MAX_RUN_LOG,
     held_through,
+    mark_run_open,
     open_tile,
     open_tile_set,
     record_run,
     tile_ids,
     tile_url,
+    unfinished_run,
 )
 from cohcube.pipeline.tiles import TileGrid
 
@@ -62,3 +64,15 @@ def test_the_grid_and_the_run_log(tmp_path: Path) -> None:
     (tmp_path / "plain" / "data.txt").write_text("not a store")
     with pytest.raises(StoreError, match="not a cohcube"):
         open_tile_set(str(tmp_path / "plain"), GRID)
+
+
+def test_a_run_that_did_not_finish_is_known(tmp_path: Path) -> None:
+    store = str(tmp_path / "tiles.zarr")
+    root = open_tile_set(store, GRID)
+    assert unfinished_run(store) is None
+    mark_run_open(root)
+    assert "did not finish" in (unfinished_run(store) or "")
+    record_run(root, {"pairs_added": 3, "tiles_failed": []})
+    assert unfinished_run(store) is None
+    record_run(root, {"pairs_added": 1, "tiles_failed": ["33N_1_3"]})
+    assert unfinished_run(store) == "1 tile(s) failed in the last run (first: 33N_1_3)"
