@@ -206,6 +206,10 @@ def plan_table(plan: JobPlan, config_path: Path) -> str:
     for estimate in plan.estimates:
         lines.append(
             f"time on {estimate.workers} worker(s) of {estimate.device}, {estimate.precision}: "
-            f"{estimate.hours:,.2f} h ({estimate.mpx_per_s_per_worker:.3f} Mpx/s per worker)"
+            f"{_duration(estimate.hours)} ({estimate.mpx_per_s_per_worker:.3f} Mpx/s per worker)"
         )
     return "\n".join(lines)
+
+
+def _duration(hours: float) -> str:
+    return f"{hours:,.1f} h" if hours >= 1 else f"{hours * 60:.1f} min"
