@@ -258,6 +258,7 @@ def _blank_copy(href: str, out: Path) -> str:
     return str(out)
 
 
+@pytest.mark.slow  # ~20 s; the unreadable-scene job above takes the same path
 def test_an_all_nan_scene_stops_or_is_skipped(
     run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
 ) -> None:

@@ -106,8 +106,9 @@ def test_process_earth_search_shaped_grd_and_rerun_adds_nothing(
 @pytest.mark.parametrize(
     "shape",
     [
-        pytest.param(planetary_computer_shaped, id="pc"),
-        # The same job on another item shape (its parsing is tested in tests/pipeline/grd).
+        pytest.param(planetary_computer_shaped, id="pc", marks=pytest.mark.slow),
+        # The Earth Search-shaped job above runs in CI; these shapes' parsing is tested in
+        # tests/pipeline/grd.
         pytest.param(cdse_shaped, id="cdse", marks=pytest.mark.slow),
     ],
 )

@@ -29,6 +29,7 @@ def test_transient_faults_are_retried(small_sample: SampleCatalog, flaky: Path) 
     np.testing.assert_array_equal(remote, local)
 
 
+@pytest.mark.slow  # ~11 s of deliberate stalls
 def test_a_stalled_request_times_out_and_is_retried(
     small_sample: SampleCatalog, tmp_path: Path
 ) -> None:
@@ -50,6 +51,7 @@ def test_a_missing_asset_is_named(small_sample: SampleCatalog, tmp_path: Path) -
             cube.compute()
 
 
+@pytest.mark.slow  # ~16 s of retries with back-off
 def test_a_corrupt_asset_fails_after_retries_naming_it(
     small_sample: SampleCatalog, tmp_path: Path
 ) -> None:
