@@ -141,8 +141,7 @@ def plan_job(config: ProcessConfig, workers: int | None = None) -> JobPlan:
         plans.append(TilePlan(tile.id, own, len(first), len(held), new, new * per_pair / 1e6))
     scenes_per_track: Counter[str] = Counter()
     passes_per_track: dict[str, set[tuple[Any, ...]]] = {}
-    for scene in scenes:
-        key = pass_key(scene)
+    for key, _ in facts.values():
         track = f"{key[0]} {key[1]}"
         scenes_per_track[track] += 1
         passes_per_track.setdefault(track, set()).add(key)

@@ -269,7 +269,6 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
             {
                 "started": began,
                 "pairs_added": report.pairs_added,
-                "tiles_done": sum(1 for t in report.tiles if t.pairs_added),
                 "output_mpx_per_s": round(
                     report.pairs_added * grid.tile_px**2 / 1e6 / max(report.seconds, 1e-9), 3
                 ),

@@ -1,7 +1,7 @@
 """``cohcube status STORE``: what a tile set holds and what its runs did (reads only).
 
 The store's root keeps a log of its last runs (``record_run``: start, end,
-tiles done and failed, pairs added, output throughput); each tile's cube
+pairs added per tile, tiles failed, output throughput); each tile's cube
 knows its committed pairs and any batch an interrupted run left pending.
 """
 
@@ -81,10 +81,11 @@ def status_table(status: StoreStatus) -> str:
         lines.append(f"last run: {status.unfinished}; the next run retries what is missing")
     for run in status.runs:
         failed = run.get("tiles_failed") or []
+        named = f" ({', '.join(failed[:3])})" if failed else ""
         lines.append(
             f"  run {run.get('started', '?')} -> {run.get('finished', '?')}: "
-            f"{run.get('pairs_added', 0)} pair(s) added, {run.get('tiles_done', '?')} tile(s) "
-            f"done, {len(failed)} failed{(' (' + ', '.join(failed[:3]) + ')') if failed else ''}, "
+            f"{run.get('pairs_added', 0)} pair(s) added to {len(run.get('tiles') or {})} "
+            f"tile(s), {len(failed)} failed{named}, "
             f"{run.get('seconds', '?')} s, {run.get('output_mpx_per_s', '?')} Mpx/s"
         )
     return "\n".join(lines)

@@ -74,7 +74,8 @@ def run_window(
     executor = ThreadPoolExecutor(max_workers=MAX_TILES_IN_FLIGHT, thread_name_prefix="tile")
     try:
         while queue or running:
-            while queue and len(running) < max(1, window()):
+            limit = max(1, window())  # asked once per round: it may be a scheduler call
+            while queue and len(running) < limit:
                 index, item = queue.pop()
                 running[executor.submit(work, item, on_region)] = index
             done, _ = wait(running, return_when=FIRST_COMPLETED)

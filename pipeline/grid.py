@@ -94,18 +94,20 @@ def safe_chunks(size: int, chunk: int, halo: int, multiple: int) -> tuple[int, .
 SpatialChunks = tuple[tuple[int, ...], tuple[int, ...]]
 
 
-def spatial_chunks(shape: tuple[int, int], chunk_px: int, margin_px: int = 0) -> SpatialChunks:
+def spatial_chunks(
+    shape: tuple[int, int], chunk_px: int, margin_px: int = 0, halo: int = 0, multiple: int = 1
+) -> SpatialChunks:
     """Chunks of ``chunk_px`` along y and x of a ``shape`` grid whose outer ``margin_px`` is
     context only: each margin strip is a chunk of its own, so the inner part (the pixels a job
-    outputs) starts and ends on chunk boundaries and its chunks match the store's."""
+    outputs) starts and ends on chunk boundaries and its chunks match the store's. Inside,
+    ``safe_chunks`` with ``halo`` and ``multiple`` (no chunk under a ``map_overlap`` depth)."""
 
     def along(size: int) -> tuple[int, ...]:
         inner = size - 2 * margin_px
         if inner <= 0:
             raise ValueError(f"a {size} px side has no pixels inside margins of {margin_px} px")
-        blocks = [chunk_px] * (inner // chunk_px) + ([inner % chunk_px] if inner % chunk_px else [])
-        edge = [margin_px] if margin_px else []
-        return tuple(edge + blocks + edge)
+        edge = (margin_px,) if margin_px else ()
+        return edge + safe_chunks(inner, chunk_px, halo, multiple) + edge
 
     return along(shape[0]), along(shape[1])
 

@@ -33,7 +33,7 @@ from cohcube.model.learning.artefact import CoherenceModel, load_model
 from cohcube.model.learning.card import ModelCard, card_path_for, read_card
 from cohcube.model.learning.preprocessing import InputContract, network_input
 
-from .grid import safe_chunks
+from .grid import spatial_chunks
 from .pairs import acquisitions, check_same_track
 from .store.schema import pair_coords
 
@@ -242,14 +242,9 @@ def _overlapped_inference(
 ) -> da.Array:
     """``(pairs, channels, y, x)`` backscatter -> lazy ``(pairs, 2, y, x)`` coherence and sigma
     (the outer ``margin`` px are chunks of their own: context, never output)."""
-    multiple = card.input.size_multiple
     _, _, ny, nx = channels.shape
-    edge = (margin,) if margin else ()
-
-    def along(size: int) -> tuple[int, ...]:
-        return edge + safe_chunks(size - 2 * margin, chunk, halo, multiple) + edge
-
-    channels = channels.rechunk((pair_batch, -1, along(ny), along(nx)))
+    spatial = spatial_chunks((ny, nx), chunk, margin, halo, card.input.size_multiple)
+    channels = channels.rechunk((pair_batch, -1, *spatial))
     out_chunks = (channels.chunks[0], (2,), channels.chunks[2], channels.chunks[3])
     return da.map_overlap(
         infer_block,
