@@ -28,10 +28,11 @@ from cohcube.model.learning.artefact import load_model
 from cohcube.model.learning.card import card_path_for, read_card
 from cohcube.model.learning.preprocessing import network_input
 from cohcube.pipeline.clusters import local_layout
-from cohcube.pipeline.inference import predict_coherence, warm_workers
+from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.sample import SampleSpec
 from cohcube.pipeline.store import StoreLayout, write_coherence
+from cohcube.pipeline.worker_model import warm_workers
 
 N_PAIRS = 4
 

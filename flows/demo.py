@@ -29,7 +29,6 @@ from cohcube.model.physics.radiometry import linear_to_db
 from cohcube.pipeline.changes import detect_changes
 from cohcube.pipeline.clusters import dask_client
 from cohcube.pipeline.grid import CubeGrid
-from cohcube.pipeline.inference import warm_workers
 from cohcube.pipeline.sample import (
     SampleCatalog,
     SampleSpec,
@@ -40,6 +39,7 @@ from cohcube.pipeline.sample import (
 )
 from cohcube.pipeline.search import SceneQuery, search_scenes
 from cohcube.pipeline.store.zarr_cube import StoreLayout, WriteReport, open_coherence_cube
+from cohcube.pipeline.worker_model import warm_workers
 
 from .job_config import PairConfig
 from .job_steps import (

@@ -16,18 +16,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from cohcube.model.config_files import commented_template, load_config_file
+from cohcube.model.config_files import StrictSection, commented_template, load_config_file
 from cohcube.model.errors import ConfigError
 from cohcube.pipeline.grd.terrain import DEFAULT_DEM_COLLECTION
+
+from .cluster_config import ClusterConfig
 
 ENV_PREFIX = "COHCUBE_"
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+_Section = StrictSection
 
 
 class RegionConfig(_Section):
@@ -133,24 +134,6 @@ class OutputConfig(_Section):
     store: str = Field(description="Output Zarr store: local path or fsspec URL.")
 
 
-class ClusterConfig(_Section):
-    address: str = Field("local", description="'local', 'cuda' or a scheduler tcp:// address.")
-    workers: int | None = Field(None, ge=1, description="Local workers (default: one per core).")
-    threads: int | None = Field(
-        None,
-        ge=1,
-        description="Threads per local worker (default 1): one forward pass at a time uses "
-        "them all, reads and writes fill the gaps.",
-    )
-    tiles_in_flight: int | None = Field(
-        None,
-        ge=1,
-        description="Tiles built and inferred at once (default: two per worker thread plus "
-        "two, asked again as tiles finish, so it follows a cluster that grows or shrinks); 1 "
-        "processes tiles one after another.",
-    )
-
-
 class ProcessConfig(BaseSettings):
     """Everything ``cohcube process`` needs."""
 
@@ -248,7 +231,7 @@ def asset_signer(kind: str) -> Callable[[Any], Any] | None:
     if kind == "none":
         return None
     try:
-        import planetary_computer  # type: ignore[import-not-found, unused-ignore]
+        import planetary_computer
     except ImportError:
         raise ConfigError(
             "sign_assets: planetary-computer needs the planetary-computer package: "

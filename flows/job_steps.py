@@ -46,10 +46,13 @@ from .job_config import GrdConfig, PairConfig
 
 @dataclass(frozen=True)
 class ChosenModel:
-    """The model a job runs: its card's path (what workers load) and the parsed card."""
+    """The model a job runs: its card's path and the parsed card; once the workers have
+    loaded it, where they read it (a path or URL) and the precision they run at."""
 
     card_path: Path
     card: ModelCard
+    workers_read: str | None = None
+    precision_label: str | None = None
 
     @property
     def size_multiple(self) -> int:
@@ -180,6 +183,8 @@ def infer_into_cube(
         precision=precision,
         margin_px=margin_px,
         attrs=attrs,
+        workers_read=model.workers_read,
+        precision_label=model.precision_label,
     )
     try:
         return write_coherence(lazy, url, layout, on_region)

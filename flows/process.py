@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -29,7 +29,6 @@ from cohcube.pipeline.clusters import dask_client
 from cohcube.pipeline.cube import GDAL_HTTP_SETTINGS
 from cohcube.pipeline.errors import AssetReadError
 from cohcube.pipeline.grd.cube import unreadable_grd_scenes
-from cohcube.pipeline.inference import warm_workers
 from cohcube.pipeline.search import SceneQuery, search_scenes
 from cohcube.pipeline.store.lock import store_lock
 from cohcube.pipeline.store.regions import RegionCallback
@@ -48,6 +47,7 @@ from cohcube.pipeline.store.tile_set import (
 from cohcube.pipeline.store.zarr_cube import StoreLayout, committed_pairs
 from cohcube.pipeline.tile_scenes import SceneIndex
 from cohcube.pipeline.tiles import Tile, TileGrid, tiles_for_region
+from cohcube.pipeline.worker_model import warm_workers
 
 from .job_config import PairConfig, ProcessConfig, asset_signer, bearer_headers
 from .job_steps import ChosenModel, choose_model, infer_into_cube, publish_catalog, stack_pairs
@@ -215,30 +215,31 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
         with ExitStack() as resources:
             opened: list[zarr.Group] = []
             clients: list[Any] = []
+            on_workers: list[ChosenModel] = []
             started_lock = threading.Lock()
             stopping = threading.Event()
 
-            def prepare() -> None:
+            def prepare() -> ChosenModel:
                 """The store and the cluster, made the first time a tile has pairs to add:
-                a run that finds nothing new starts nothing and writes nothing."""
+                a run that finds nothing new starts nothing and writes nothing. Returns the
+                model as the workers hold it."""
                 with started_lock:
                     if stopping.is_set():
                         raise StoreError("the job is stopping; this tile was not started")
                     if opened:
-                        return
-                    client = resources.enter_context(
-                        dask_client(
-                            config.cluster.address,
-                            n_workers=config.cluster.workers,
-                            threads_per_worker=config.cluster.threads,
-                        )
-                    )
-                    warm_workers(
-                        client, model.card_path, model.card.artefact.sha256, config.precision
+                        return on_workers[0]
+                    client = resources.enter_context(dask_client(config.cluster.spec()))
+                    workers_read = config.cluster.model_url or str(model.card_path.resolve())
+                    label = warm_workers(
+                        client, workers_read, model.card.artefact.sha256, config.precision
                     )
                     clients.append(client)
+                    on_workers.append(
+                        replace(model, workers_read=workers_read, precision_label=label)
+                    )
                     opened.append(open_tile_set(store, grid))
                     mark_run_open(opened[0])
+                    return on_workers[0]
 
             def window() -> int:
                 if config.cluster.tiles_in_flight:
@@ -311,7 +312,7 @@ def _process_tile(
     model: ChosenModel,
     layout: StoreLayout,
     store: str,
-    prepare: Callable[[], None],
+    prepare: Callable[[], ChosenModel],
     on_region: RegionCallback | None = None,
 ) -> TileReport:
     tile_report = TileReport(tile=tile.id)
@@ -340,11 +341,10 @@ def _process_tile(
     if todo.empty:
         tile_report.status = "up to date" if len(pairs) else "no pairs"
         return tile_report
-    prepare()
     written = infer_into_cube(
         cube,
         todo,
-        model,
+        prepare(),
         url,
         layout,
         attrs={"input_collection": config.collection, "tile": tile.id},

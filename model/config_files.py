@@ -20,12 +20,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticUndefined
 
 from .errors import ConfigError
 
 T = TypeVar("T")
+
+
+class StrictSection(BaseModel):
+    """A config section: unknown keys are errors, values are read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def read_config_mapping(path: Path) -> dict[str, Any]:

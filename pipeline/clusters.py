@@ -1,15 +1,21 @@
-"""Where the Dask work runs: a local process cluster, local GPUs, or an existing scheduler."""
+"""Where the Dask work runs: local processes, local GPUs, an existing scheduler, or a
+cluster started elsewhere (dask-gateway, dask-jobqueue: ``remote_clusters``)."""
 
 from __future__ import annotations
 
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from distributed import Client, LocalCluster
 
 from cohcube.model.errors import InputDataError
+
+if TYPE_CHECKING:
+    from .remote_clusters import GatewaySpec, JobqueueSpec
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +80,47 @@ def _cuda() -> LocalCluster:
     )
 
 
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Where a job's Dask work runs, as the job config declares it.
+
+    ``kind``: ``local`` (worker processes on this machine), ``cuda`` (one worker per local
+    GPU, dask-cuda), ``scheduler`` (an existing cluster at ``address``), ``gateway``
+    (a cluster asked of a dask-gateway server) or ``slurm`` / ``pbs`` (worker jobs submitted
+    through dask-jobqueue). ``workers`` is the fixed number of workers (local processes,
+    gateway workers, batch jobs x ``jobqueue.processes``) and ``adapt`` the (minimum,
+    maximum) workers of an adaptive gateway or batch cluster instead.
+    """
+
+    kind: str = "local"
+    address: str | None = None
+    workers: int | None = None
+    threads: int | None = None
+    memory_limit: str = "auto"
+    adapt: tuple[int, int] | None = None
+    worker_wait_s: float | None = 600.0
+    gateway: GatewaySpec | None = None
+    jobqueue: JobqueueSpec | None = None
+
+    @classmethod
+    def from_address(cls, cluster: str, workers: int | None = None) -> ClusterSpec:
+        """``local``, ``cuda`` or a scheduler address (the CLI's ``--cluster``)."""
+        if cluster in ("local", "cuda"):
+            return cls(kind=cluster, workers=workers)
+        if not cluster.startswith(SCHEDULER_SCHEMES):
+            raise InputDataError(
+                f"cluster {cluster!r} is not 'local', 'cuda' or a scheduler address like "
+                "tcp://host:8786"
+            )
+        return cls(kind="scheduler", address=cluster, workers=workers)
+
+
+SCHEDULER_SCHEMES = ("tcp://", "tls://", "ucx://", "inproc://")
+
+
 @contextmanager
 def dask_client(
-    cluster: str = "local",
+    cluster: str | ClusterSpec = "local",
     *,
     n_workers: int | None = None,
     threads_per_worker: int | None = None,
@@ -85,45 +129,65 @@ def dask_client(
     """A Dask client for the job; clusters it starts are closed on exit.
 
     Args:
-        cluster: ``"local"`` (worker processes on this machine), ``"cuda"`` (one
-            worker per local GPU, dask-cuda), or a scheduler address
-            (``tcp://host:8786``) of an existing cluster (Kubernetes,
-            dask-jobqueue, dask-gateway).
-        n_workers: workers of a local cluster (default: ``local_layout``).
+        cluster: a ``ClusterSpec``, or ``"local"``, ``"cuda"`` or a scheduler address
+            (``tcp://host:8786``) of an existing cluster.
+        n_workers: workers of a local cluster given by name (default: ``local_layout``).
         threads_per_worker: threads per local worker (torch uses as many; default 1).
         memory_limit: per-worker memory limit of a local cluster.
     """
-    started = None
-    if n_workers is not None and cluster not in ("local",):
+    spec = (
+        replace(
+            ClusterSpec.from_address(cluster, n_workers),
+            threads=threads_per_worker,
+            memory_limit=memory_limit,
+        )
+        if isinstance(cluster, str)
+        else cluster
+    )
+    if spec.workers is not None and spec.kind in ("cuda", "scheduler"):
         log.warning(
-            "cluster.workers (%d) applies to a local cluster only; %s has its own workers",
-            n_workers,
-            cluster,
+            "cluster.workers (%d) applies to clusters the job starts; %s has its own workers",
+            spec.workers,
+            spec.address or spec.kind,
         )
-    if cluster == "local":
-        started = _local(n_workers, threads_per_worker, memory_limit)
-    elif cluster == "cuda":
+    with ExitStack() as resources:
+        if spec.kind in ("gateway", "slurm", "pbs"):
+            from .remote_clusters import started_remote_cluster
+
+            client = resources.enter_context(started_remote_cluster(spec))
+        else:
+            client = resources.enter_context(_client_of(spec))
+        log.info("Dask dashboard: %s", client.dashboard_link)
+        try:
+            yield client
+        except KeyboardInterrupt:
+            # Ctrl-C reaches the workers too; their shutdown noise (AllExit,
+            # CancelledError, KeyboardInterrupt tracebacks) says nothing the interrupt
+            # message does not.
+            for name in ("distributed", "asyncio", "tornado"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+            raise
+
+
+@contextmanager
+def _client_of(spec: ClusterSpec) -> Iterator[Client]:
+    started = None
+    if spec.kind == "local":
+        started = _local(spec.workers, spec.threads, spec.memory_limit)
+    elif spec.kind == "cuda":
         started = _cuda()
-    elif not cluster.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
-        raise InputDataError(
-            f"cluster {cluster!r} is not 'local', 'cuda' or a scheduler address like "
-            "tcp://host:8786"
-        )
+    elif spec.kind != "scheduler" or not spec.address:
+        raise InputDataError(f"cluster kind {spec.kind!r} needs a scheduler address")
     try:
-        client = Client(started if started is not None else cluster)
+        client = Client(started if started is not None else spec.address)
     except OSError as exc:
         if started is not None:
             started.close()
-        raise InputDataError(f"cannot connect to the Dask scheduler at {cluster}: {exc}") from None
-    log.info("Dask dashboard: %s", client.dashboard_link)
+        raise InputDataError(
+            f"cannot connect to the Dask scheduler at {spec.address}: {exc}"
+        ) from None
     try:
         yield client
-    except KeyboardInterrupt:
-        # Ctrl-C reaches the workers too; their shutdown noise (AllExit, CancelledError,
-        # KeyboardInterrupt tracebacks) says nothing the interrupt message does not.
-        for name in ("distributed", "asyncio", "tornado"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
-        raise
     finally:
         client.close()
         if started is not None:

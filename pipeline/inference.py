@@ -10,11 +10,8 @@ whole-image prediction pads them.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
-import signal
 import threading
 from importlib.metadata import version
 from pathlib import Path
@@ -25,158 +22,23 @@ import numpy as np
 import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
-from distributed.diagnostics.plugin import WorkerPlugin
 from numpy.typing import NDArray
 
 from cohcube.model.errors import InputDataError
-from cohcube.model.learning.artefact import CoherenceModel, load_model
 from cohcube.model.learning.card import ModelCard, card_path_for, read_card
 from cohcube.model.learning.preprocessing import InputContract, network_input
 
 from .grid import spatial_chunks
 from .pairs import acquisitions, check_same_track
 from .store.schema import pair_coords
+from .worker_model import cached_model, is_url, precision_in_use
 
 log = logging.getLogger(__name__)
 
-_CACHE: dict[tuple[str, str], CoherenceModel] = {}
-_CACHE_LOCK = threading.Lock()
 # One forward pass at a time per worker process, using all the worker's threads: the
 # worker's other threads read and decode the next region's inputs and encode the last
 # region's output meanwhile, instead of two forward passes halving each other's cores.
 _FORWARD_LOCK = threading.Lock()
-
-
-def worker_device(cuda_available: bool, visible_devices: str | None = None) -> str:
-    """Device for this worker: its (first visible) GPU if CUDA is usable, else the CPU.
-
-    dask-cuda gives each worker one GPU through ``CUDA_VISIBLE_DEVICES``, so
-    ``cuda:0`` is that worker's own GPU.
-    """
-    if not cuda_available or visible_devices == "":
-        return "cpu"
-    return "cuda:0"
-
-
-def worker_threads() -> int | None:
-    """Threads of the Dask worker running this code (None outside a distributed worker)."""
-    try:
-        from distributed import get_worker
-
-        return int(get_worker().state.nthreads)
-    except (ImportError, ValueError):
-        return None
-
-
-def _this_device() -> str:
-    import torch
-
-    return worker_device(torch.cuda.is_available(), os.environ.get("CUDA_VISIBLE_DEVICES"))
-
-
-def cached_model(
-    card_path: str, sha256: str, precision: str = "fp32", threads: int | None = None
-) -> CoherenceModel:
-    """The model of ``card_path`` at ``precision``, loaded once per process, checked against
-    ``sha256``; torch gets ``threads`` (default: the Dask worker's threads). Cached by the
-    precision it resolves to, so ``auto`` and the precision it picks share one model (the
-    card is read only on a miss: this runs for every block)."""
-    with _CACHE_LOCK:
-        asked = (sha256, precision)
-        model = _CACHE.get(asked)
-        if model is None:
-            precision = resolved_precision(precision, card_path)
-            model = _CACHE.get((sha256, precision))
-        if model is None:
-            import torch
-
-            threads = threads or worker_threads()
-            if threads is not None:
-                torch.set_num_threads(threads)
-            device = _this_device()
-            model = load_model(card_path, device=device, precision=precision)
-            if model.sha256 != sha256:
-                raise InputDataError(
-                    f"model {card_path} changed since the job was planned (sha256 "
-                    f"{model.sha256[:12]} != {sha256[:12]}); restart the job"
-                )
-            _CACHE[(sha256, precision)] = model
-            log.info(
-                "loaded model %s on %s at %s (pid %d)",
-                model.name,
-                device,
-                model.precision,
-                os.getpid(),
-            )
-        _CACHE[asked] = model
-    return model
-
-
-def resolved_precision(requested: str, card_path: str | Path | None = None) -> str:
-    """What ``requested`` resolves to for the model of ``card_path`` on this process's device."""
-    import torch
-
-    from cohcube.model.learning.precision import device_capability, resolve_precision
-
-    capability = device_capability(torch.device(_this_device()))
-    return resolve_precision(requested, capability, read_card(card_path).precision_parity)
-
-
-def precision_in_use(requested: str, card_path: str | Path | None = None) -> str:
-    """What ``requested`` resolves to where inference runs: on the workers of the current
-    Dask client (``"fp32"``, or ``"bf16 on 2 workers, fp32 on 1"`` for a mixed fleet), else
-    on this process's device."""
-    try:
-        from distributed import default_client
-
-        client = default_client()
-    except (ImportError, ValueError):
-        return resolved_precision(requested, card_path)
-    path = None if card_path is None else str(Path(card_path).resolve())
-    found = list(client.run(resolved_precision, requested, path).values())
-    if not found:
-        return resolved_precision(requested, card_path)
-    counts = {p: found.count(p) for p in sorted(set(found))}
-    if len(counts) == 1:
-        return found[0]
-    return ", ".join(f"{p} on {n} worker{'s' if n > 1 else ''}" for p, n in counts.items())
-
-
-class ModelWarmup(WorkerPlugin):
-    """Loads the job's model into each worker when it joins (before its first task), so
-    model load and freeze happen once per worker at cluster start, not inside the tiles."""
-
-    def __init__(self, card_path: str, sha256: str, precision: str) -> None:
-        self.card_path, self.sha256, self.precision = card_path, sha256, precision
-        self.name = f"cohcube-model-{sha256[:12]}-{precision}"
-
-    def setup(self, worker: Any) -> None:
-        # Ctrl-C in a terminal reaches the whole process group: the driver stops the job
-        # and closes the cluster; a worker dying of the signal first would only be
-        # restarted by its nanny and log over the driver's last line.
-        with contextlib.suppress(ValueError):  # not the worker's main thread
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        cached_model(self.card_path, self.sha256, self.precision, threads=worker.state.nthreads)
-
-
-def warm_workers(client: Any, card_path: str | Path, sha256: str, precision: str) -> str:
-    """Load the model on every worker of ``client`` (and on workers that join later);
-    returns the precision the workers run at (``precision_in_use``).
-
-    Raises:
-        InputDataError: a worker cannot load the model (one line naming the path).
-    """
-    plugin = ModelWarmup(str(Path(card_path).resolve()), sha256, precision)
-    try:
-        client.register_plugin(plugin)
-    except Exception as exc:  # the worker's own error, re-raised by distributed
-        raise InputDataError(
-            f"a Dask worker could not load the model {card_path}: {str(exc).splitlines()[0]} "
-            "(the artefact must be readable at that path by every worker)"
-        ) from None
-    chosen = precision_in_use(precision, card_path)
-    log.info("workers loaded model %s at precision %s (asked: %s)", card_path, chosen, precision)
-    return chosen
 
 
 def infer_block(
@@ -232,7 +94,7 @@ def _channels(cube: xr.DataArray, pairs: pd.DataFrame, contract: InputContract) 
 
 def _overlapped_inference(
     channels: da.Array,
-    card_path: Path,
+    card_ref: str,
     card: ModelCard,
     halo: int,
     chunk: int,
@@ -256,7 +118,7 @@ def _overlapped_inference(
         dtype=np.float32,
         chunks=out_chunks,
         meta=np.empty((0, 0, 0, 0), dtype=np.float32),
-        card_path=str(card_path.resolve()),
+        card_path=card_ref,
         sha256=card.artefact.sha256,
         halo=halo,
         precision=precision,
@@ -290,6 +152,8 @@ def predict_coherence(
     precision: str = "fp32",
     margin_px: int = 0,
     attrs: dict[str, Any] | None = None,
+    workers_read: str | None = None,
+    precision_label: str | None = None,
 ) -> xr.Dataset:
     """Lazy coherence of ``pairs`` of ``cube``.
 
@@ -307,6 +171,10 @@ def predict_coherence(
             neighbours' ground): read for the halo of the pixels inside, never output;
             at least the halo so those pixels see what whole-area inference sees.
         attrs: extra dataset attributes (e.g. input collection).
+        workers_read: where the workers read the model card, a path on their filesystem
+            or a URL (default: ``model``'s resolved path on this machine).
+        precision_label: the precision the workers run at, as ``warm_workers`` returned it
+            (default: asked of the workers now).
 
     Returns:
         Dataset with ``coherence`` and ``coherence_sigma`` ``(pair, y, x)`` float32
@@ -334,9 +202,11 @@ def predict_coherence(
         raise InputDataError(
             f"the cube {dict(cube.sizes)} has no pixels inside {margin_px} px margins"
         )
+    if workers_read is None or not is_url(workers_read):
+        workers_read = str(Path(workers_read or card_path).resolve())
     result = _overlapped_inference(
         _channels(cube, pairs, contract),
-        card_path,
+        workers_read,
         card,
         halo,
         chunk,
@@ -377,7 +247,7 @@ def predict_coherence(
         "input_quantity": quantity,
         **({"input_geocoding": cube.attrs["geocoding"]} if "geocoding" in cube.attrs else {}),
         "halo_px": halo,
-        "inference_precision": precision_in_use(precision, card_path),
+        "inference_precision": precision_label or precision_in_use(precision, card_path),
         "coherence_sigma": "calibrated"
         if card.output.calibrated_sigma
         else (f"not available: {card.name} has no calibrated uncertainty (all NaN)"),

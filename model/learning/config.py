@@ -6,13 +6,10 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from cohcube.model.config_files import StrictSection as _Strict
 from cohcube.model.config_files import commented_template, load_config_file
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class NetworkConfig(_Strict):

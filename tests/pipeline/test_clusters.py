@@ -22,6 +22,6 @@ def test_workers_with_a_scheduler_address_warns(caplog: pytest.LogCaptureFixture
     ):
         pass
     assert any(
-        "cluster.workers (2) applies to a local cluster only" in r.getMessage()
+        "cluster.workers (2) applies to clusters the job starts" in r.getMessage()
         for r in caplog.records
     )

@@ -17,15 +17,11 @@ from cohcube.model.errors import InputDataError
 from cohcube.model.learning.artefact import load_model
 from cohcube.model.learning.card import card_path_for, read_card
 from cohcube.pipeline.cube import build_cube
-from cohcube.pipeline.inference import (
-    predict_coherence,
-    resolved_precision,
-    warm_workers,
-    worker_device,
-)
+from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.search import SceneQuery, search_scenes
+from cohcube.pipeline.worker_model import resolved_precision, warm_workers, worker_device
 
 
 @pytest.fixture(scope="module")
@@ -190,9 +186,9 @@ def test_workers_load_the_model_at_start_and_report_their_precision(
     card = read_card(tiny_artefact)
 
     def loaded() -> list[str]:
-        from cohcube.pipeline import inference
+        from cohcube.pipeline import worker_model
 
-        return sorted(f"{sha[:12]}:{precision}" for sha, precision in inference._CACHE)
+        return sorted(f"{sha[:12]}:{precision}" for sha, precision in worker_model._CACHE)
 
     chosen = warm_workers(client, card_path_for(tiny_artefact), card.artefact.sha256, "auto")
     assert chosen == resolved_precision("auto", tiny_artefact)  # workers run on this machine
@@ -221,4 +217,4 @@ def test_a_worker_that_cannot_read_the_model_fails_in_one_line(
     assert "\n" not in message
     assert str(copy) in message
     assert "does not exist" in message
-    assert "readable at that path by every worker" in message
+    assert "readable at that path or URL by every worker" in message

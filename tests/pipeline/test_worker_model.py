@@ -1,0 +1,121 @@
+"""The model on remote workers: fetched from a URL once, checked against its sha256, and
+one clear line when a worker cannot have it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from distributed import Client, LocalCluster
+from support.processes import free_port, start_server, stop_server
+
+from cohcube.model.errors import InputDataError
+from cohcube.model.learning.card import card_path_for, read_card
+from cohcube.pipeline.worker_model import is_url, local_card, warm_workers
+
+SUPPORT = Path(__file__).resolve().parents[1] / "support"
+
+
+@pytest.fixture
+def model_server(tiny_artefact: Path, tmp_path: Path) -> Iterator[str]:
+    """A real HTTP server on loopback publishing the tiny model's card and file."""
+    folder = tmp_path / "published"
+    folder.mkdir()
+    card = card_path_for(tiny_artefact)
+    shutil.copy(card, folder / card.name)
+    shutil.copy(tiny_artefact, folder / tiny_artefact.name)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(
+        [sys.executable, str(SUPPORT / "asset_server.py"), str(folder), str(port)],
+        f"{url}/{card.name}",
+    )
+    try:
+        yield f"{url}/{card.name}"
+    finally:
+        stop_server(server)
+
+
+def _bytes_served(card_url: str) -> dict[str, int]:
+    with urllib.request.urlopen(card_url.rsplit("/", 1)[0] + "/__bytes") as response:
+        served: dict[str, int] = json.load(response)
+    return served
+
+
+def test_paths_and_urls_are_told_apart() -> None:
+    assert is_url("https://models.example.org/cohcube.json")
+    assert is_url("s3://bucket/models/cohcube.json")
+    assert not is_url("/shared/models/cohcube.json")
+    assert not is_url("C:/models/cohcube.json")
+    assert not is_url("file:///shared/models/cohcube.json")
+
+
+def test_a_url_is_fetched_once_and_checked(
+    model_server: str, tiny_artefact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COHCUBE_MODEL_CACHE", str(tmp_path / "cache"))
+    sha256 = read_card(tiny_artefact).artefact.sha256
+    before = _bytes_served(model_server).get("pt", 0)
+
+    local = Path(local_card(model_server, sha256))
+
+    assert local.parent == tmp_path / "cache" / sha256
+    assert (local.parent / tiny_artefact.name).read_bytes() == tiny_artefact.read_bytes()
+    assert read_card(local).artefact.sha256 == sha256
+    served = _bytes_served(model_server).get("pt", 0) - before
+    assert served == tiny_artefact.stat().st_size
+    assert local_card(model_server, sha256) == str(local)  # cached: not fetched again
+    assert _bytes_served(model_server).get("pt", 0) - before == served
+
+
+def test_a_url_with_another_artefact_is_refused(
+    model_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COHCUBE_MODEL_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(InputDataError) as raised:
+        local_card(model_server, "0" * 64)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert model_server in message
+    assert "not the job's 000000000000" in message
+    assert not (tmp_path / "cache" / ("0" * 64)).exists()  # nothing half-cached
+
+
+def test_an_unreadable_url_names_it_in_one_line(
+    model_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COHCUBE_MODEL_CACHE", str(tmp_path / "cache"))
+    missing = model_server.rsplit("/", 1)[0] + "/no-such-model.json"
+    with pytest.raises(InputDataError) as raised:
+        local_card(missing, "1" * 64)
+    message = str(raised.value)
+    assert "\n" not in message
+    assert f"cannot read the model at {missing}" in message
+
+
+def test_workers_load_the_model_from_a_url(
+    model_server: str, tiny_artefact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Worker processes inherit the cache folder from this process's environment.
+    monkeypatch.setenv("COHCUBE_MODEL_CACHE", str(tmp_path / "worker-cache"))
+    sha256 = read_card(tiny_artefact).artefact.sha256
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster,
+        Client(cluster) as client,
+    ):
+        chosen = warm_workers(client, model_server, sha256, "fp32")
+        fetched = client.run(lambda: sorted(p.name for p in (tmp_path / "worker-cache").rglob("*")))
+        missing = model_server.rsplit("/", 1)[0] + "/gone.json"
+        with pytest.raises(InputDataError) as raised:
+            warm_workers(client, missing, "2" * 64, "fp32")
+    assert chosen == "fp32"
+    for names in fetched.values():
+        assert names == sorted([sha256, tiny_artefact.name, card_path_for(tiny_artefact).name])
+    message = str(raised.value)
+    assert "\n" not in message
+    assert message.startswith(f"a Dask worker cannot read the model at {missing}")
