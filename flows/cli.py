@@ -1,6 +1,6 @@
 """The ``cohcube`` command line: a thin dispatcher over the verbs, grouped by what they touch.
 
-- jobs (``job_verbs``): demo, process, plan, status, changes, schedule;
+- jobs (``job_verbs``): demo, process, plan, status, batch-script, changes, schedule;
 - data (``data_verbs``): search, pairs, sample-catalog;
 - models (``model_verbs``): train, export, evaluate, calibrate, calibrate-device,
   import-keras, models;
@@ -14,7 +14,7 @@ from __future__ import annotations
 from .cli_app import app
 from .config_verbs import config_app
 from .data_verbs import pairs, sample_catalog, search
-from .job_verbs import changes, demo, plan, process, schedule_job, status
+from .job_verbs import batch_script, changes, demo, plan, process, schedule_job, status
 from .model_verbs import (
     calibrate,
     calibrate_device,
@@ -31,6 +31,7 @@ app.command()(demo)
 app.command()(process)
 app.command()(plan)
 app.command()(status)
+app.command("batch-script")(batch_script)
 app.command()(changes)
 app.command("schedule")(schedule_job)
 for verb in (train, export, evaluate, calibrate):

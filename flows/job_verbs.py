@@ -145,6 +145,29 @@ def plan(
         json_out.write_text(json.dumps(job_plan.as_dict(), indent=2) + "\n")
 
 
+def batch_script(
+    config: Annotated[
+        Path, typer.Argument(metavar="CONFIG", help="Job config with cluster kind slurm or pbs.")
+    ],
+    verbose: Verbose = 0,
+    quiet: Quiet = False,
+) -> None:
+    """Print the batch script each worker job of CONFIG's SLURM/PBS cluster runs (what
+    `cohcube process` would give sbatch/qsub). Submits nothing."""
+    setup_logging(verbose, quiet)
+    from cohcube.model.errors import ConfigError
+    from cohcube.pipeline.remote_clusters import batch_job_script
+
+    from .job_config import load_process_config
+
+    with user_errors():
+        spec = load_process_config(config).cluster.spec()
+        if spec.jobqueue is None:
+            raise ConfigError(f"{config}: cluster.kind is {spec.kind!r}, not 'slurm' or 'pbs'")
+        script = batch_job_script(spec.jobqueue)
+    typer.echo(script.rstrip("\n"))
+
+
 def status(
     store: Annotated[str, typer.Argument(metavar="STORE", help="Tile set (cohcube process).")],
     runs: Annotated[int, typer.Option(min=1, help="How many recent runs to list.")] = 5,

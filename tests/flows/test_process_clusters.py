@@ -110,7 +110,7 @@ def test_an_unreachable_gateway_is_one_line(
     assert "Traceback" not in failed.stderr
 
 
-def _batch_config(tmp_path: Path, kind: str, **jobqueue: object) -> ProcessConfig:
+def _batch_config(tmp_path: Path, kind: str, **jobqueue: Any) -> ProcessConfig:
     return ProcessConfig(
         region={"bbox": [16.2, 48.1, 16.5, 48.3]},
         output={"store": str(tmp_path / "cube.zarr")},
@@ -118,25 +118,28 @@ def _batch_config(tmp_path: Path, kind: str, **jobqueue: object) -> ProcessConfi
     )
 
 
-def test_the_slurm_gpu_job_script(tmp_path: Path) -> None:
-    config = _batch_config(
-        tmp_path,
-        "slurm",
-        cores=8,
-        memory="64GB",
-        gpus=1,
-        queue="gpu",
-        account="proj42",
-        walltime="06:00:00",
-        directives=["--constraint=a100"],
-        prologue=["module load cuda/12.4", "source /scratch/venv/bin/activate"],
-        python="/scratch/venv/bin/python",
-        local_directory="$TMPDIR",
-    )
-    spec = config.cluster.spec()
+def test_the_slurm_gpu_job_script(run_cohcube: Run, tmp_path: Path) -> None:
+    jobqueue = {
+        "cores": 8,
+        "memory": "64GB",
+        "gpus": 1,
+        "queue": "gpu",
+        "account": "proj42",
+        "walltime": "06:00:00",
+        "directives": ["--constraint=a100"],
+        "prologue": ["module load cuda/12.4", "source /scratch/venv/bin/activate"],
+        "python": "/scratch/venv/bin/python",
+        "local_directory": "$TMPDIR",
+    }
+    spec = _batch_config(tmp_path, "slurm", **jobqueue).cluster.spec()
     assert spec.adapt == (0, 40)
-    assert spec.jobqueue is not None
-    script = batch_job_script(spec.jobqueue)
+    config = write_config(
+        tmp_path / "job.yaml",
+        region={"bbox": [16.2, 48.1, 16.5, 48.3]},
+        output={"store": str(tmp_path / "cube.zarr")},
+        cluster={"kind": "slurm", "adapt": {"minimum": 0, "maximum": 40}, "jobqueue": jobqueue},
+    )
+    script = run_cohcube("batch-script", str(config)).stdout
     lines = script.splitlines()
     for directive in (
         "#SBATCH -J cohcube-worker",
@@ -164,6 +167,17 @@ def test_the_pbs_job_script(tmp_path: Path) -> None:
     assert "#PBS -l select=1:ncpus=4:mem=16GB:ngpus=1" in script
     assert "#PBS -q gpuq" in script
     assert "--nthreads 4" in script
+
+
+def test_batch_script_of_a_local_cluster_says_so(run_cohcube: Run, tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "job.yaml",
+        region={"bbox": [16.2, 48.1, 16.5, 48.3]},
+        output={"store": str(tmp_path / "cube.zarr")},
+    )
+    failed = run_cohcube("batch-script", str(config), check=False)
+    assert failed.returncode == 2
+    assert "cluster.kind is 'local', not 'slurm' or 'pbs'" in failed.stderr
 
 
 @pytest.mark.parametrize(
