@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+import pystac
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -222,8 +223,12 @@ def bearer_headers(variable: str | None, field: str = "catalog_token_env") -> di
     return {"Authorization": f"Bearer {token}"}
 
 
-def asset_signer(kind: str) -> Callable[[Any], Any] | None:
-    """The STAC modifier that signs asset URLs for ``sign_assets`` (None: no signing).
+Signer = Callable[[pystac.Item], pystac.Item]
+
+
+def asset_signer(kind: str) -> Signer | None:
+    """What signs a scene's asset URLs for ``sign_assets``: a signed copy of the item, its
+    token fetched (and renewed before it expires) by the signer's package; None: no signing.
 
     Raises:
         ConfigError: the signer's package is not installed (naming the install command).
@@ -235,9 +240,9 @@ def asset_signer(kind: str) -> Callable[[Any], Any] | None:
     except ImportError:
         raise ConfigError(
             "sign_assets: planetary-computer needs the planetary-computer package: "
-            "pip install planetary-computer"
+            "pip install cohcube[planetary-computer]"
         ) from None
-    signer: Callable[[Any], Any] = planetary_computer.sign_inplace
+    signer: Signer = planetary_computer.sign_item
     return signer
 
 

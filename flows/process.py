@@ -49,7 +49,7 @@ from cohcube.pipeline.tile_scenes import SceneIndex
 from cohcube.pipeline.tiles import Tile, TileGrid, tiles_for_region
 from cohcube.pipeline.worker_model import warm_workers
 
-from .job_config import PairConfig, ProcessConfig, asset_signer, bearer_headers
+from .job_config import PairConfig, ProcessConfig, Signer, asset_signer, bearer_headers
 from .job_steps import ChosenModel, choose_model, infer_into_cube, publish_catalog, stack_pairs
 from .tile_window import run_window, tiles_for_threads
 
@@ -155,7 +155,10 @@ def scene_query(config: ProcessConfig, region: dict[str, Any]) -> SceneQuery:
 
 
 def _usable_scenes(
-    scenes: list[pystac.Item], bands: tuple[str, ...], on_unreadable: str
+    scenes: list[pystac.Item],
+    bands: tuple[str, ...],
+    on_unreadable: str,
+    signer: Signer | None = None,
 ) -> tuple[list[pystac.Item], dict[str, str]]:
     """The scenes whose assets can be read and hold data, and ``{scene id: reason}`` of the rest.
 
@@ -163,8 +166,9 @@ def _usable_scenes(
         AssetReadError: some scene is unusable and ``on_unreadable`` is ``stop``,
             or every scene is unusable.
     """
-    skipped = unusable_scenes(scenes, bands, GDAL_HTTP_SETTINGS)
-    skipped |= unreadable_grd_scenes([s for s in scenes if s.id not in skipped], bands)
+    readable = [signer(s) for s in scenes] if signer else scenes
+    skipped = unusable_scenes(readable, bands, GDAL_HTTP_SETTINGS)
+    skipped |= unreadable_grd_scenes([s for s in readable if s.id not in skipped], bands)
     if skipped and on_unreadable == "stop":
         scene, reason = next(iter(skipped.items()))
         more = f" (and {len(skipped) - 1} more scene(s))" if len(skipped) > 1 else ""
@@ -202,11 +206,13 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
     signer = asset_signer(config.sign_assets)
     with store_lock(store):  # one job per store: a second one refuses, naming the first
         query = scene_query(config, region)
-        scenes = search_scenes(config.catalog, query, headers=headers, modifier=signer)
+        # Unsigned in the index: each tile signs its own scenes when it reads them, so a
+        # job running for days never reads with an expired token.
+        scenes = search_scenes(config.catalog, query, headers=headers)
         log.info("%d scenes over %d tiles (%s)", len(scenes), len(tiles), query.describe())
         # Stack what the model reads (a single-polarisation model: VV only).
         bands = tuple(p.lower() for p in model.card.input.polarizations)
-        scenes, skipped = _usable_scenes(scenes, bands, config.on_unreadable)
+        scenes, skipped = _usable_scenes(scenes, bands, config.on_unreadable, signer)
         index = SceneIndex(scenes)
         if tile_set_exists(store):
             open_tile_set(store, grid)  # an existing store of another tile grid stops here
@@ -249,7 +255,7 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
 
             def work(tile: Tile, on_region: RegionCallback) -> TileReport:
                 return _process_tile(
-                    config, tile, index, bands, model, layout, store, prepare, on_region
+                    config, tile, index, bands, model, layout, store, prepare, on_region, signer
                 )
 
             try:
@@ -314,6 +320,7 @@ def _process_tile(
     store: str,
     prepare: Callable[[], ChosenModel],
     on_region: RegionCallback | None = None,
+    signer: Signer | None = None,
 ) -> TileReport:
     tile_report = TileReport(tile=tile.id)
     # The tile plus the model's halo of neighbouring ground: edge pixels are seam-free.
@@ -322,6 +329,8 @@ def _process_tile(
     if not mine:
         tile_report.status = "no scenes"
         return tile_report
+    if signer is not None:
+        mine = [signer(item) for item in mine]
     cube, pairs = stack_pairs(
         mine,
         bands,

@@ -134,7 +134,6 @@ def _assert_seam_free(items: Path, store: Path, model: Path) -> None:
         ({"time": {"start": "2026-05-01T00:00:00Z", "end": "2026-03-01T00:00:00Z"}}, "time.end"),
         ({"grid": {"tile_px": "big"}}, "grid.tile_px"),
         ({"grd": {"terrain": "srtm"}}, "grd.terrain"),
-        ({"sign_assets": "planetary-computer"}, "pip install planetary-computer"),
     ],
 )
 def test_bad_configs_exit_with_one_clear_line(
