@@ -111,7 +111,7 @@ def plan_job(config: ProcessConfig, workers: int | None = None) -> JobPlan:
         headers=bearer_headers(config.catalog_token_env),
     )
     index = SceneIndex(scenes)
-    region_px = min(StoreLayout().shard_px, grid.tile_px)
+    region_px = StoreLayout.for_tiles(grid.tile_px).shard_px
     per_pair = forward_pixels_per_pair(grid.tile_px, region_px, model.halo_px)
     # Each scene's pass and time once; tiles with the same passes share one pair table
     # (neighbouring tiles under the same frames), so a continent pairs each pattern once.

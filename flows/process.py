@@ -65,6 +65,8 @@ class TileReport:
     acquisitions: int = 0
     pairs_added: list[str] = field(default_factory=list)
     pairs_held: int = 0
+    regions_computed: int = 0
+    regions_total: int = 0
     status: str = "done"
 
 
@@ -86,6 +88,7 @@ class ProcessReport:
         return {
             "store": self.store,
             "pairs_added": self.pairs_added,
+            "regions_computed": sum(t.regions_computed for t in self.tiles),
             "seconds": round(self.seconds, 1),
             "skipped_scenes": self.skipped_scenes,
             "stac": self.stac,
@@ -216,7 +219,7 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
         index = SceneIndex(scenes)
         if tile_set_exists(store):
             open_tile_set(store, grid)  # an existing store of another tile grid stops here
-        layout = StoreLayout(shard_px=min(StoreLayout().shard_px, grid.tile_px))
+        layout = StoreLayout.for_tiles(grid.tile_px)
         report = ProcessReport(store=store, tiles=[], skipped_scenes=skipped)
         with ExitStack() as resources:
             opened: list[zarr.Group] = []
@@ -280,6 +283,7 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
                     report.pairs_added * grid.tile_px**2 / 1e6 / max(report.seconds, 1e-9), 3
                 ),
                 "tiles": {t.tile: len(t.pairs_added) for t in report.tiles if t.pairs_added},
+                "regions_computed": sum(t.regions_computed for t in report.tiles),
                 "seconds": round(report.seconds, 1),
                 "skipped_scenes": skipped,
                 "tiles_failed": [t.id for t, _ in outcome.failures],
@@ -363,6 +367,8 @@ def _process_tile(
         on_region=on_region,
     )
     tile_report.pairs_added = list(written.new_pairs)
+    tile_report.regions_computed = written.regions_computed
+    tile_report.regions_total = written.regions_total
     tile_report.pairs_held = len(held) + len(written.new_pairs)
     log.info(
         "tile %s: %d new pairs (%d held)", tile.id, len(written.new_pairs), tile_report.pairs_held

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -119,7 +120,12 @@ def tile_ids(store: str) -> list[str]:
     if not _is_tile_set(store):
         return []
     group = zarr.open_group(store, mode="r")
-    return sorted(name for name, _ in group.groups() if is_coherence_cube(tile_url(store, name)))
+    with warnings.catch_warnings():
+        # Tiles being written: their lock files beside the cubes, and a cube's folder
+        # before its metadata lands, are not Zarr nodes (yet).
+        warnings.filterwarnings("ignore", message=r"Object at .* is not recognized as a component")
+        names = [name for name, _ in group.groups()]
+    return sorted(name for name in names if is_coherence_cube(tile_url(store, name)))
 
 
 def open_tiles(store: str | Path) -> xr.DataTree:

@@ -20,6 +20,7 @@ recomputes only unmarked regions.
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -76,6 +77,13 @@ class StoreLayout:
     sharded: bool = False
     consolidated: bool = True
     zarr_format: int = 3
+
+    @classmethod
+    def for_tiles(cls, tile_px: int) -> StoreLayout:
+        """The default layout fitted to tiles of ``tile_px``: a tile is at most one write
+        region, and the chunk side divides it (at most the default 256 px)."""
+        shard = min(cls.shard_px, tile_px)
+        return cls(shard_px=shard, chunk_px=math.gcd(shard, cls.chunk_px))
 
     def __post_init__(self) -> None:
         if self.zarr_format not in (2, 3):
@@ -169,6 +177,47 @@ def _remove_partial_writes(root: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
+CREATING = "cohcube:creating"
+
+
+def _create_cube(url: str, dataset: xr.Dataset, layout: StoreLayout) -> None:
+    """Write the empty cube; it becomes a cohcube cube (its format marker) only once every
+    coordinate is written, so a creation cut off by a kill is recognised and redone."""
+    template = empty_cube(dataset, layout.zarr_format)
+    template.attrs = {CREATING: True} | {
+        k: v for k, v in template.attrs.items() if k != "cohcube:format"
+    }
+    template.to_zarr(
+        url,
+        mode="w-",
+        zarr_format=layout.zarr_format,
+        encoding=cube_encoding(dataset, layout.shard_px, layout.chunk_px, layout.sharded),
+        consolidated=False,
+        compute=True,
+    )
+    group = open_for_writing(url)
+    group.attrs["cohcube:format"] = FORMAT
+    del group.attrs[CREATING]
+    _publish_metadata(url, layout)
+    log.info("created coherence cube %s", url)
+
+
+def _creation_cut_off(url: str) -> bool:
+    try:
+        group = zarr.open_group(url, mode="r")
+    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
+        return False
+    return bool(group.attrs.get(CREATING)) and "cohcube:format" not in group.attrs
+
+
+def _remove_cube(url: str) -> None:
+    """Delete the cube at ``url`` (only ever one that holds no committed pair)."""
+    import fsspec
+
+    filesystem, path = fsspec.core.url_to_fs(url)
+    filesystem.rm(path, recursive=True)
+
+
 def _pair_count(group: zarr.Group) -> int:
     pair = group["pair"]
     assert isinstance(pair, zarr.Array)
@@ -243,6 +292,9 @@ def write_coherence(
     url = str(url)
     with store_lock(url):
         local = "://" not in url
+        if _creation_cut_off(url):
+            log.warning("%s: removing a cube whose creation an earlier run did not finish", url)
+            _remove_cube(url)
         if local and Path(url).exists() and not is_coherence_cube(url):
             raise StoreError(
                 f"{url} exists and is not a cohcube coherence cube; choose "
@@ -251,17 +303,7 @@ def write_coherence(
         if local:
             _remove_partial_writes(Path(url))
         if not is_coherence_cube(url):
-            template = empty_cube(dataset, layout.zarr_format)
-            template.to_zarr(
-                url,
-                mode="w-",
-                zarr_format=layout.zarr_format,
-                encoding=cube_encoding(dataset, layout.shard_px, layout.chunk_px, layout.sharded),
-                consolidated=False,
-                compute=True,
-            )
-            _publish_metadata(url, layout)
-            log.info("created coherence cube %s", url)
+            _create_cube(url, dataset, layout)
         group = open_for_writing(url)
         _check_compatible(group, url, dataset)
         committed = _pair_ids(group)

@@ -156,6 +156,34 @@ def test_interrupted_driver_resumes_without_recomputing(
     _assert_same(store, clean)
 
 
+def test_a_cube_whose_creation_was_cut_off_is_made_again(
+    small_sample: SampleCatalog,
+    tiny_artefact: Path,
+    clean: xr.Dataset,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from cohcube.pipeline.store import zarr_cube
+
+    store = tmp_path / "cube.zarr"
+
+    def killed(url: str) -> zarr.Group:
+        raise SystemExit("killed after the template, before the format marker")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(zarr_cube, "open_for_writing", killed)
+        with pytest.raises(SystemExit), dask.config.set(scheduler="single-threaded"):
+            write_coherence(job_dataset(small_sample.items, tiny_artefact), store, LAYOUT)
+    # What a kill part-way through the coordinates leaves: an x axis not yet written.
+    zarr.open_array(str(store / "x"), mode="r+")[:] = 0
+    assert not zarr_cube.is_coherence_cube(str(store))
+
+    with dask.config.set(scheduler="single-threaded"):
+        report = write_coherence(job_dataset(small_sample.items, tiny_artefact), store, LAYOUT)
+    assert report.regions_computed == report.regions_total > 0
+    _assert_same(store, clean)
+
+
 def test_new_acquisitions_append_pairs(
     small_sample: SampleCatalog, tiny_artefact: Path, clean: xr.Dataset, tmp_path: Path
 ) -> None:
