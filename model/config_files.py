@@ -130,6 +130,14 @@ def _template_lines(model: type[BaseModel], placeholders: dict[str, str], prefix
         for line in textwrap.wrap(info.description or "", width=88 - len(indent)):
             lines.append(f"{indent}# {line}")
         nested = _nested_model(info.annotation)
+        if nested is not None and info.default is None and dotted not in placeholders:
+            # An optional section, off by default: its fields shown commented out.
+            lines.append(f"{indent}{name}: null  # or:")
+            sub = _template_lines(nested, placeholders, f"{dotted}.")
+            lines += [
+                f"{indent}#   {line.strip()}" for line in sub if not line.strip().startswith("#")
+            ]
+            continue
         if nested is not None and dotted not in placeholders:
             lines.append(f"{indent}{name}:")
             lines += _template_lines(nested, placeholders, f"{dotted}.")

@@ -48,7 +48,7 @@ def test_environment_yml_names_the_same_packages() -> None:
     pip_names = {_name(r) for r in project["dependencies"]}
     pip_names |= {_name(r) for r in project["optional-dependencies"]["dev"]}
     # conda-forge spellings of PyPI names; dask[distributed] is two packages there.
-    conda_alias = {"torch": "pytorch"}
+    conda_alias = {"torch": "pytorch", "dask-gateway-server": "dask-gateway-server-local"}
     expected = {conda_alias.get(n, n) for n in pip_names} | {"distributed"}
     text = (ROOT / "environment.yml").read_text()
     dependencies = text.split("\ndependencies:\n", 1)[1]

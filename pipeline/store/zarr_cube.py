@@ -36,6 +36,7 @@ from dask.delayed import delayed
 
 from cohcube.model.errors import StoreError
 
+from .creation import being_created, creation_cut_off, mark_created, remove_cube
 from .lock import store_lock
 from .regions import RegionCallback, beyond, compute_regions, open_for_writing, write_region
 from .schema import (
@@ -177,16 +178,11 @@ def _remove_partial_writes(root: Path) -> None:
             leftover.unlink(missing_ok=True)
 
 
-CREATING = "cohcube:creating"
-
-
 def _create_cube(url: str, dataset: xr.Dataset, layout: StoreLayout) -> None:
     """Write the empty cube; it becomes a cohcube cube (its format marker) only once every
     coordinate is written, so a creation cut off by a kill is recognised and redone."""
     template = empty_cube(dataset, layout.zarr_format)
-    template.attrs = {CREATING: True} | {
-        k: v for k, v in template.attrs.items() if k != "cohcube:format"
-    }
+    template.attrs = being_created(template.attrs)
     template.to_zarr(
         url,
         mode="w-",
@@ -195,27 +191,9 @@ def _create_cube(url: str, dataset: xr.Dataset, layout: StoreLayout) -> None:
         consolidated=False,
         compute=True,
     )
-    group = open_for_writing(url)
-    group.attrs["cohcube:format"] = FORMAT
-    del group.attrs[CREATING]
+    mark_created(open_for_writing(url))
     _publish_metadata(url, layout)
     log.info("created coherence cube %s", url)
-
-
-def _creation_cut_off(url: str) -> bool:
-    try:
-        group = zarr.open_group(url, mode="r")
-    except (FileNotFoundError, zarr.errors.GroupNotFoundError, ValueError):
-        return False
-    return bool(group.attrs.get(CREATING)) and "cohcube:format" not in group.attrs
-
-
-def _remove_cube(url: str) -> None:
-    """Delete the cube at ``url`` (only ever one that holds no committed pair)."""
-    import fsspec
-
-    filesystem, path = fsspec.core.url_to_fs(url)
-    filesystem.rm(path, recursive=True)
 
 
 def _pair_count(group: zarr.Group) -> int:
@@ -292,9 +270,9 @@ def write_coherence(
     url = str(url)
     with store_lock(url):
         local = "://" not in url
-        if _creation_cut_off(url):
+        if creation_cut_off(url):
             log.warning("%s: removing a cube whose creation an earlier run did not finish", url)
-            _remove_cube(url)
+            remove_cube(url)
         if local and Path(url).exists() and not is_coherence_cube(url):
             raise StoreError(
                 f"{url} exists and is not a cohcube coherence cube; choose "
