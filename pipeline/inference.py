@@ -50,7 +50,10 @@ def infer_block(
     precision: str = "fp32",
     block_info: dict[Any, Any] | None = None,
 ) -> NDArray[np.float32]:
-    """(pairs, channels, h + halos, w + halos) raw backscatter -> (pairs, 2, h, w)."""
+    """(pairs, channels, h + halos, w + halos) raw backscatter -> (pairs, 2, h, w).
+
+    The channels are the reference date's polarisations, then the secondary's (VV, VH,
+    VV, VH), in linear power."""
     assert block_info is not None
     (y0, y1), (x0, x1) = block_info[None]["array-location"][2:]
     top, left = (halo if y0 > 0 else 0), (halo if x0 > 0 else 0)
@@ -60,8 +63,7 @@ def infer_block(
     stacked = []
     masks = []
     for pair in block:
-        reference, secondary = pair[0::2], pair[1::2]
-        channels, valid = network_input(reference[:n_pol], secondary[:n_pol], contract)
+        channels, valid = network_input(pair[:n_pol], pair[n_pol : 2 * n_pol], contract)
         stacked.append(channels)
         masks.append(valid)
     inputs = np.stack(stacked)
@@ -88,8 +90,9 @@ def _channels(cube: xr.DataArray, pairs: pd.DataFrame, contract: InputContract) 
     data = cube.data
     ref = data[pairs["reference_index"].to_numpy()][:, index]
     sec = data[pairs["secondary_index"].to_numpy()][:, index]
-    planes = [p for k in range(len(index)) for p in (ref[:, k], sec[:, k])]
-    return da.stack(planes, axis=1)
+    # Side by side, not plane by plane: the rechunk into pair batches merges them in one
+    # task per block (stacking planes cost two tasks per plane and block).
+    return da.concatenate([ref, sec], axis=1)
 
 
 def _overlapped_inference(
