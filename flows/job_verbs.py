@@ -94,7 +94,6 @@ def process(
     """Run the regional job: add the pairs the store does not hold yet (incremental)."""
     setup_logging(verbose, quiet)
     from .job_config import load_process_config
-    from .process import run_process
 
     resume = (
         f"no unfinished pair is presented as done; run `cohcube process {config}` again to "
@@ -108,6 +107,8 @@ def process(
         settings = load_process_config(config)
         if precision is not None:
             settings = settings.model_copy(update={"precision": precision})
+        from .process import run_process  # torch, dask, GDAL: only for a valid config
+
         report = run_process(settings, progress=progress and not quiet)
     for tile in report.tiles:
         typer.echo(

@@ -45,12 +45,15 @@ def _gateway_clusters(url: str, password: str) -> list[str]:
 
 
 def test_a_gateway_cluster_gives_the_local_cube(
-    run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+    run_cohcube: Run,
+    small_sample: SampleCatalog,
+    tiny_artefact: Path,
+    three_pass_job: tuple[Path, Path],
+    tmp_path: Path,
 ) -> None:
-    items = items_until(small_sample, 3, tmp_path / "items.json")
-    local_store, gateway_store = tmp_path / "local.zarr", tmp_path / "gateway.zarr"
-    settings = job_settings(small_sample, items, local_store, tiny_artefact)
-    run_cohcube("process", str(write_config(tmp_path / "local.yaml", **settings)))
+    items, local_store = three_pass_job
+    gateway_store = tmp_path / "gateway.zarr"
+    settings = job_settings(small_sample, items, gateway_store, tiny_artefact)
 
     # The workers share no files with the job: they fetch the model over HTTP.
     published = tmp_path / "published"
@@ -68,7 +71,6 @@ def test_a_gateway_cluster_gives_the_local_cube(
         with gateway_server(
             tmp_path / "gateway", "s3cret", {"COHCUBE_MODEL_CACHE": str(cache)}
         ) as url:
-            settings["output"] = {"store": str(gateway_store)}
             settings["cluster"] = {
                 "kind": "gateway",
                 "workers": 2,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support.process_jobs import items_until, job_settings, pairs_in_store, write_config
+from support.process_jobs import job_settings, pairs_in_store, write_config
 from support.processes import free_port, start_server, stop_server
 from support.served import stac_api
 
@@ -39,7 +39,7 @@ class PlanetaryComputerShaped:
 
 @pytest.fixture
 def planetary_computer_shaped(
-    small_sample: SampleCatalog, tmp_path: Path
+    small_sample: SampleCatalog, three_pass_job: tuple[Path, Path], tmp_path: Path
 ) -> Iterator[PlanetaryComputerShaped]:
     certs = tmp_path / "tls"
     certs.mkdir()
@@ -69,9 +69,8 @@ def planetary_computer_shaped(
     catalog = tmp_path / "catalog"
     catalog.mkdir()
     shutil.copy(small_sample.collection, catalog / "collection.json")
-    items = items_until(small_sample, 3, catalog / "local-items.json")
     rebase_asset_hrefs(
-        items,
+        three_pass_job[0],
         str(small_sample.root.resolve()),
         f"https://{BLOB_HOST}/sentinel1-grd-rtc",
         catalog / "items.json",
@@ -118,6 +117,7 @@ def test_a_signed_catalog_job_completes_and_never_records_the_signature(
     planetary_computer_shaped: PlanetaryComputerShaped,
     small_sample: SampleCatalog,
     tiny_artefact: Path,
+    three_pass_job: tuple[Path, Path],
     tmp_path: Path,
 ) -> None:
     shaped = planetary_computer_shaped
@@ -140,11 +140,7 @@ def test_a_signed_catalog_job_completes_and_never_records_the_signature(
     signed = run_cohcube("process", str(config), "-v", "--no-progress", env=shaped.env)
 
     # The same scenes read from local files give the same cube.
-    local_store = tmp_path / "local.zarr"
-    local = job_settings(
-        small_sample, tmp_path / "catalog" / "local-items.json", local_store, tiny_artefact
-    )
-    run_cohcube("process", str(write_config(tmp_path / "local.yaml", **local)))
+    local_store = three_pass_job[1]
     held = pairs_in_store(store)
     assert held
     assert held == pairs_in_store(local_store), signed.stderr

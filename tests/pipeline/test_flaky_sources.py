@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
@@ -23,9 +26,19 @@ def flaky(small_sample: SampleCatalog, tmp_path: Path) -> Iterator[Path]:
         yield items
 
 
+def _faults_injected(items: Path) -> dict[str, int]:
+    """The faults the asset server serving ``items`` has injected so far."""
+    href = next(iter(json.loads(items.read_text())["features"][0]["assets"].values()))["href"]
+    parts = urlsplit(href)
+    with urllib.request.urlopen(f"{parts.scheme}://{parts.netloc}/__faults") as answer:
+        return dict(json.load(answer))
+
+
 def test_transient_faults_are_retried(small_sample: SampleCatalog, flaky: Path) -> None:
-    local = build_cube(search_scenes(small_sample.items, QUERY), chunk_px=256).values
-    remote = build_cube(search_scenes(flaky, QUERY), chunk_px=256).values
+    one_pass = SceneQuery(datetime="2026-03-02/2026-03-03")  # each fault kind hits it often
+    local = build_cube(search_scenes(small_sample.items, one_pass), chunk_px=256).values
+    remote = build_cube(search_scenes(flaky, one_pass), chunk_px=256).values
+    assert set(_faults_injected(flaky)) == {"503", "reset", "truncate"}
     np.testing.assert_array_equal(remote, local)
 
 
