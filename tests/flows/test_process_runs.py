@@ -1,8 +1,8 @@
-"""What an operator sees of `cohcube process` runs: Ctrl-C, resuming, and runs with nothing new."""
+"""What an operator sees of `cohcube process` runs: Ctrl-C and resuming (a run with nothing
+new: test_process.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -11,13 +11,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import rioxarray  # noqa: F401
-import xarray as xr
-import zarr
 from support.process_jobs import items_until, job_settings, pairs_in_store, write_config
 from support.processes import cohcube_command
 
 from cohcube.pipeline.sample import SampleCatalog
-from cohcube.pipeline.store.tile_set import held_through, open_tiles, pending_pairs, tile_ids
+from cohcube.pipeline.store.tile_set import held_through, pending_pairs
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -70,40 +68,3 @@ def test_ctrl_c_says_so_in_one_line_and_a_rerun_resumes(
     held = pairs_in_store(store)
     assert held
     assert all(len(p) == 4 for p in held.values()), held  # 6 passes: four 12-day pairs per tile
-
-
-def test_a_run_with_nothing_new_writes_nothing(
-    run_cohcube: Run, small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
-) -> None:
-    store = tmp_path / "cube.zarr"
-    items = items_until(small_sample, 5, tmp_path / "items.json")
-    config = write_config(
-        tmp_path / "job.yaml", **job_settings(small_sample, items, store, tiny_artefact)
-    )
-    first = run_cohcube("process", str(config), "--no-progress")
-    held = {line.split()[0]: line for line in first.stdout.splitlines() if "held" in line}
-    assert all(line.rstrip().endswith("held   3") for line in held.values()), first.stdout
-    runs = zarr.open_group(str(store), mode="r").attrs["cohcube:runs"]
-    catalog = next(store.parent.glob(f"{store.name}.stac/**/*.json"))
-    stamp = catalog.stat().st_mtime_ns
-
-    second = run_cohcube(
-        "process", str(config), "--no-progress", "--json", str(tmp_path / "r.json")
-    )
-    assert json.loads((tmp_path / "r.json").read_text())["pairs_added"] == 0
-    assert "nothing new to add: the store is unchanged" in second.stderr
-    assert "Dask dashboard" not in second.stderr  # no cluster was started
-    assert zarr.open_group(str(store), mode="r").attrs["cohcube:runs"] == runs
-    assert catalog.stat().st_mtime_ns == stamp
-    # The count of pairs a tile holds is the tile's, not this run's.
-    assert all("held   3" in line for line in second.stdout.splitlines() if "held" in line)
-
-    # Opening the result: the root says how; open_tiles gives every tile at once.
-    root = xr.open_zarr(store, consolidated=False)
-    assert not root.data_vars
-    assert "open_tiles(store)" in root.attrs["cohcube:open"]
-    tree = open_tiles(store)
-    assert sorted(tree.children) == tile_ids(str(store))
-    for tile in tree.children.values():
-        assert tile.dataset.sizes["pair"] == 3  # 5 passes: three 12-day pairs
-        assert tile.dataset.rio.crs.to_epsg() == 32633
