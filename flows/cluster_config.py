@@ -127,19 +127,13 @@ class ClusterConfig(StrictSection):
     def _address_fits_kind(self) -> ClusterConfig:
         if self.kind == "scheduler" and not self.address.startswith(SCHEDULER_SCHEMES):
             raise ValueError(f"kind scheduler needs a tcp:// address, not {self.address!r}")
-        known = self.address in ("local", "cuda") or self.address.startswith(SCHEDULER_SCHEMES)
-        if self.kind is None and not known:
-            raise ValueError(
-                f"address {self.address!r} is not 'local', 'cuda' or a scheduler "
-                "address like tcp://host:8786"
-            )
+        if self.kind is None:
+            ClusterSpec.from_address(self.address)  # the old spelling: local, cuda or tcp://
         return self
 
     @property
     def resolved_kind(self) -> str:
-        if self.kind is not None:
-            return self.kind
-        return self.address if self.address in ("local", "cuda") else "scheduler"
+        return self.kind or ClusterSpec.from_address(self.address).kind
 
     def spec(self) -> ClusterSpec:
         """What ``dask_client`` starts or connects to."""

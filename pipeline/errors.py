@@ -36,3 +36,10 @@ class PairingError(InputDataError):
 
 class AssetReadError(InputDataError):
     """An asset could not be read, even after retries."""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (its type's name when it has none): what a
+    one-line error quotes of a library's exception."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__

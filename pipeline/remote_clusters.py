@@ -27,6 +27,7 @@ from distributed import Client
 from cohcube.model.errors import InputDataError
 
 from .clusters import ClusterSpec
+from .errors import first_line
 
 log = logging.getLogger(__name__)
 
@@ -156,19 +157,14 @@ def _gateway_cluster(spec: GatewaySpec) -> tuple[Any, Any]:
         cluster = gateway.new_cluster(**spec.options)
     except (OSError, ValueError, dask_gateway.GatewayClusterError) as exc:
         raise InputDataError(
-            f"dask-gateway at {where} gave no cluster: {_first_line(exc)} (check "
+            f"dask-gateway at {where} gave no cluster: {first_line(exc)} (check "
             "cluster.gateway.address, its auth and options)"
         ) from None
     except Exception as exc:  # the gateway's HTTP errors (401, 404) have their own types
         raise InputDataError(
-            f"dask-gateway at {where} refused the cluster: {_first_line(exc)}"
+            f"dask-gateway at {where} refused the cluster: {first_line(exc)}"
         ) from None
     return gateway, cluster
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0] if lines else type(exc).__name__
 
 
 def _size(cluster: Any, spec: ClusterSpec, per_job: int = 1) -> None:

@@ -30,6 +30,8 @@ from cohcube.model.errors import InputDataError
 from cohcube.model.learning.artefact import CoherenceModel, load_model
 from cohcube.model.learning.card import read_card
 
+from .errors import first_line
+
 log = logging.getLogger(__name__)
 
 _CACHE: dict[tuple[str, str], CoherenceModel] = {}
@@ -76,7 +78,7 @@ def local_card(reference: str, sha256: str) -> str:
         except FileNotFoundError as exc:
             problem = f"{exc.filename or exc} not found"
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            problem = _first_line(exc)
+            problem = first_line(exc)
         if problem is not None:  # raised here, without the HTTP client's unpicklable context
             raise InputDataError(
                 f"cannot read the model at {reference}: {problem} (the URL must be readable "
@@ -107,11 +109,6 @@ def _write_atomically(path: Path, data: bytes) -> None:
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".part") as handle:
         handle.write(data)
     os.replace(handle.name, path)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 def worker_device(cuda_available: bool, visible_devices: str | None = None) -> str:
@@ -249,7 +246,7 @@ def warm_workers(client: Any, card_path: str | Path, sha256: str, precision: str
     try:
         client.register_plugin(plugin)
     except Exception as exc:  # the worker's own error, re-raised by distributed
-        detail = _first_line(exc)
+        detail = first_line(exc)
         fetch = re.search(r"cannot read the model at [^'\"]+", detail)
         if fetch:  # a URL: the fetch says it all
             raise InputDataError(f"a Dask worker {fetch.group(0)}") from None

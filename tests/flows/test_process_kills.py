@@ -69,9 +69,7 @@ def clean_run(
     """The store of an uninterrupted run, and the regions each of its tiles computed."""
     folder = tmp_path_factory.mktemp("clean")
     store = folder / "cube.zarr"
-    config = write_config(
-        folder / "job.yaml", **sixteen_tile_job | {"output": {"store": str(store)}}
-    )
+    config = _config(sixteen_tile_job, store, folder)
     subprocess.run(
         [
             cohcube_command(),
@@ -93,6 +91,18 @@ def clean_run(
 
 def _config(settings: dict[str, object], store: Path, folder: Path) -> Path:
     return write_config(folder / "job.yaml", **settings | {"output": {"store": str(store)}})
+
+
+def _killable_job(
+    settings: dict[str, object], folder: Path, committed_tiles: int
+) -> tuple[Path, Path, subprocess.Popen[str]]:
+    """(store, config, job): the job started in a session of its own, once
+    ``committed_tiles`` of its tiles hold their pairs (others still to come)."""
+    store = folder / "cube.zarr"
+    config = _config(settings, store, folder)
+    job = _start(config)
+    _wait_until_some_committed(job, store, committed_tiles)
+    return store, config, job
 
 
 def _start(config: Path) -> subprocess.Popen[str]:
@@ -158,12 +168,7 @@ def test_a_killed_worker_changes_nothing(
     tmp_path: Path,
 ) -> None:
     clean, _ = clean_run
-    store = tmp_path / "cube.zarr"
-    config = write_config(
-        tmp_path / "job.yaml", **sixteen_tile_job | {"output": {"store": str(store)}}
-    )
-    job = _start(config)
-    _wait_until_some_committed(job, store, 2)
+    store, config, job = _killable_job(sixteen_tile_job, tmp_path, committed_tiles=2)
     # The worker processes: spawned by the nannies that run inside the driver process.
     workers = [
         p for p in psutil.Process(job.pid).children() if "spawn_main" in " ".join(p.cmdline())
@@ -186,12 +191,7 @@ def test_a_killed_driver_resumes_only_what_is_missing(
     tmp_path: Path,
 ) -> None:
     clean, regions = clean_run
-    store = tmp_path / "cube.zarr"
-    config = write_config(
-        tmp_path / "job.yaml", **sixteen_tile_job | {"output": {"store": str(store)}}
-    )
-    job = _start(config)
-    _wait_until_some_committed(job, store, 3)
+    store, config, job = _killable_job(sixteen_tile_job, tmp_path, committed_tiles=3)
     os.kill(job.pid, signal.SIGKILL)  # the driver only, as a crashed login node would
     job.wait(timeout=30)
     os.killpg(job.pid, signal.SIGKILL)  # then its orphaned workers, by the job's group
