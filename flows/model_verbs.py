@@ -52,17 +52,27 @@ def train(
     out: Annotated[Path, typer.Option(help="Run folder: checkpoints, history, config copy.")],
     resume: Annotated[bool, typer.Option(help="Continue from the newest checkpoint.")] = False,
     cache: Annotated[Path | None, typer.Option(help="Cache of simulated patches.")] = None,
+    init: Annotated[
+        Path | None,
+        typer.Option(
+            help="Start from this artefact (.pt or card: shipped, trained or imported); "
+            "fine_tune in the config sets frozen levels and the learning-rate factor."
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Train the coherence network on simulated Sentinel-1 pairs."""
+    """Train (or fine-tune) the coherence network on simulated pairs and/or your SLC pairs."""
     setup_logging(verbose, quiet)
     from cohcube.model.learning.config import load_training_config
     from cohcube.model.learning.training import train as run_training
 
     with user_errors():
         settings = load_training_config(config)
+        if init is not None:
+            tune = settings.fine_tune.model_copy(update={"init": str(init.resolve())})
+            settings = settings.model_copy(update={"fine_tune": tune})
         out.mkdir(parents=True, exist_ok=True)
         if not resume:
             (out / "command.txt").write_text(command_line() + "\n")
@@ -112,21 +122,43 @@ def _checkpoint_of(run: Path) -> Path:
 
 
 def evaluate(
-    model: Annotated[Path | None, typer.Option(help="Model card or .pt (default shipped).")] = None,
+    model: Annotated[
+        list[Path] | None,
+        typer.Option(help="Model card or .pt (default shipped); repeat with --pairs to compare."),
+    ] = None,
     test_scenes: Annotated[int, typer.Option(help="Test scenes per baseline.")] = 40,
+    pairs: Annotated[
+        Path | None,
+        typer.Option(
+            help="Training config whose real sources' held-out (test split) SLC pairs to "
+            "score on, instead of simulated scenes."
+        ),
+    ] = None,
+    split: Annotated[str, typer.Option(help="Split scored with --pairs: test or validation.")] = (
+        "test"
+    ),
+    cache: Annotated[
+        Path | None,
+        typer.Option(help="Patch cache for --pairs (default: .cohcube-patches beside the config)."),
+    ] = None,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the report here.")] = None,
     record: Annotated[bool, typer.Option(help="Store the metrics in the model card.")] = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Score a model and the intensity baseline on held-out simulated scenes."""
+    """Score a model and the intensity baseline on held-out simulated scenes or real pairs."""
     setup_logging(verbose, quiet)
     from cohcube.model.learning.card import write_card
     from cohcube.model.learning.evaluation import evaluate as run_evaluation
     from cohcube.model.learning.evaluation import format_report
 
+    if pairs is not None:
+        _evaluate_pairs(model or [None], pairs, split, cache, json_out)
+        return
     with user_errors():
-        card_path, loaded, trained = _trained_model(model)
+        if model is not None and len(model) > 1:
+            raise ConfigError("--model once on simulated scenes; compare several with --pairs")
+        card_path, loaded, trained = _trained_model(model[0] if model else None)
         report = run_evaluation(loaded, trained.data, trained.seed, test_scenes=test_scenes)
         report["command"] = command_line()
     typer.echo(format_report(report))
@@ -135,6 +167,30 @@ def evaluate(
     if record and loaded.card is not None:
         write_card(loaded.card.with_metrics(report), card_path)
         typer.echo(f"metrics recorded in {card_path}")
+
+
+def _evaluate_pairs(
+    models: list[Path] | list[None],
+    config: Path,
+    split: str,
+    cache: Path | None,
+    json_out: Path | None,
+) -> None:
+    from cohcube.model.learning.artefact import load_model
+    from cohcube.model.learning.config import load_training_config
+    from cohcube.model.learning.pair_evaluation import evaluate_pairs, format_pair_report
+
+    with user_errors():
+        if split not in ("test", "validation"):
+            raise ConfigError(f"--split must be test or validation, got {split!r}")
+        settings = load_training_config(config)
+        loaded = [load_model(m) for m in models]
+        folder = cache or config.parent / ".cohcube-patches"
+        report = evaluate_pairs(loaded, settings, folder, split=split)
+        report["command"] = command_line()
+    typer.echo(format_pair_report(report))
+    if json_out is not None:
+        json_out.write_text(json.dumps(report, indent=2) + "\n")
 
 
 def calibrate(

@@ -54,6 +54,20 @@ def tiny_artefact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.fixture(scope="session")
+def opera_bursts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of OPERA CSLC-S1 files: 8 bursts (128 px scenes) x 3 dates 12 days apart."""
+    from support.slc_stacks import OPERA_BURSTS, simulated_stack, write_opera_cslc
+
+    folder = tmp_path_factory.mktemp("opera-cslc")
+    for index, burst in enumerate(OPERA_BURSTS):
+        corner = (500_000.0 + 2_000.0 * index, 5_000_000.0)
+        stack = simulated_stack((128, 128), [0.0, 12.0, 24.0], 10 + index, corner_xy=corner)
+        for date in range(3):
+            write_opera_cslc(folder, stack, date, burst)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def small_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleCatalog:
     return write_sample_catalog(tmp_path_factory.mktemp("sample") / "catalog", SMALL_SPEC)
 

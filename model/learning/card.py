@@ -86,7 +86,9 @@ class Tiling(_Section):
 class Calibration(_Section):
     sigma_scale: float = Field(description="Scale on exp(log_variance / 2) fitted at export.")
     raw_coverage: float = Field(description="Coverage of the unscaled sigma on validation.")
-    validation_scenes: int = Field(description="Validation scenes of the export calibration.")
+    validation_scenes: int = Field(
+        description="Validation scenes (simulated) or patches (real pairs) of the calibration."
+    )
     sigma_factor_by_baseline_days: dict[str, float] | None = Field(
         None, description="Factor on sigma per temporal baseline (days as text), or none."
     )
@@ -145,6 +147,12 @@ class TrainingRecord(_Section):
     wall_time_s: float = Field(description="Training wall time, seconds.")
     machine: dict[str, Any] = Field(description="Where training ran.")
     history: list[dict[str, Any]] = Field(description="Per-epoch losses and validation scores.")
+    sources: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="What each data source contributed: real bursts/stacks per split, pairs, "
+        "patches, baselines (empty for simulator-only models of earlier versions).",
+    )
+    init: str | None = Field(None, description="Artefact the weights started from (--init).")
 
 
 class Provenance(_Section):

@@ -44,6 +44,7 @@ def save_checkpoint(
     schedule: torch.optim.lr_scheduler.LRScheduler,
     state: TrainingState,
     config: TrainingConfig,
+    training_data: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write ``out_dir/checkpoints/epoch-NNNN.pt``; a crash mid-write leaves no truncated file."""
     folder = out_dir / "checkpoints"
@@ -60,6 +61,8 @@ def save_checkpoint(
             "history": state.history,
             "seconds": state.seconds,
             "config": config.model_dump(mode="json"),
+            # What each source contributed (bursts per split): the card's record.
+            "training_data": training_data or [],
         },
         tmp,
     )

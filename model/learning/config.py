@@ -11,6 +11,8 @@ from pydantic import Field, field_validator
 from cohcube.model.config_files import StrictSection as _Strict
 from cohcube.model.config_files import commented_template, load_config_file
 
+from .data_sources import SimulatorSource, Source, SplitConfig, resolve_paths
+
 
 class NetworkConfig(_Strict):
     width: int = Field(16, ge=2, le=128, description="Channels of the first U-Net level.")
@@ -22,6 +24,11 @@ class NetworkConfig(_Strict):
     )
     db_range: tuple[float, float] = Field(
         (-20.0, 0.0), description="Backscatter range in dB scaled onto [0, 1] (paper: -20..0)."
+    )
+    style: Literal["cohcube", "keras"] = Field(
+        "cohcube",
+        description="cohcube: the network trained here; keras: the paper's released layout "
+        "(width 32, depth 4), to fine-tune imported weights with --init.",
     )
 
     @field_validator("db_range")
@@ -53,6 +60,16 @@ class DataConfig(_Strict):
         "simulator's true coherence.",
     )
     workers: int = Field(2, ge=1, description="Processes that simulate scenes.")
+    sources: list[Source] = Field(
+        default_factory=lambda: [SimulatorSource()],
+        min_length=1,
+        description="Where patches come from: simulator, slc_pairs (GDAL complex rasters), "
+        "opera_cslc (OPERA CSLC-S1 HDF5), mixed by weight.",
+    )
+    split: SplitConfig = Field(
+        default_factory=SplitConfig,
+        description="Train/validation/test split of real patches (by burst or by area).",
+    )
 
     @field_validator("patch_px")
     @classmethod
@@ -78,6 +95,24 @@ class OptimConfig(_Strict):
     )
 
 
+class FineTuneConfig(_Strict):
+    init: str | None = Field(
+        None,
+        description="Artefact (.pt or card) whose weights training starts from; "
+        "`cohcube train --init` sets it.",
+    )
+    freeze_encoder_levels: int = Field(
+        0,
+        ge=0,
+        le=7,
+        description="Encoder levels (from the input side; depth + 1 includes the bottleneck) "
+        "whose weights stay fixed when training starts from --init.",
+    )
+    learning_rate_factor: float = Field(
+        0.1, gt=0, le=1, description="optim.learning_rate is multiplied by this with --init."
+    )
+
+
 class TrainingConfig(_Strict):
     seed: int = Field(0, ge=0, description="Seed of scenes, initialisation and batch order.")
     network: NetworkConfig = Field(
@@ -87,6 +122,9 @@ class TrainingConfig(_Strict):
         default_factory=DataConfig, description="The simulated training and validation data."
     )
     optim: OptimConfig = Field(default_factory=OptimConfig, description="The optimisation.")
+    fine_tune: FineTuneConfig = Field(
+        default_factory=FineTuneConfig, description="Fine-tuning from an artefact (--init)."
+    )
     device: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="Training device; auto picks CUDA when available."
     )
@@ -102,7 +140,9 @@ class TrainingConfig(_Strict):
 
 def load_training_config(path: Path) -> TrainingConfig:
     """Read and validate a YAML (.yaml/.yml) or TOML (.toml) training configuration."""
-    return load_config_file(path, TrainingConfig.model_validate, TrainingConfig)
+    config = load_config_file(path, TrainingConfig.model_validate, TrainingConfig)
+    sources = [resolve_paths(source, path.parent) for source in config.data.sources]
+    return config.model_copy(update={"data": config.data.model_copy(update={"sources": sources})})
 
 
 def dump_training_config(config: TrainingConfig) -> str:

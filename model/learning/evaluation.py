@@ -48,14 +48,16 @@ def _linear(patches: PatchSet) -> NDArray[np.float32]:
     return db_to_linear(patches.backscatter_db, np.float32)
 
 
-def _baseline_maps(patches: PatchSet, window: int) -> NDArray[np.float32]:
+def baseline_maps(patches: PatchSet, window: int) -> NDArray[np.float32]:
+    """The intensity-correlation estimate of every patch, ``(N, P, P)`` (NaN where no data)."""
     linear = _linear(patches)
     return np.stack([intensity_coherence(s[0], s[1], window) for s in linear])
 
 
-def _model_maps(
+def model_maps(
     model: CoherenceModel, patches: PatchSet, baseline_days: float | None = None
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The model's coherence and sigma of every patch, each ``(N, P, P)``."""
     linear = _linear(patches)
     pols = [p for p in ("VV", "VH") if p in model.contract.polarizations]
     channel = {"VV": 0, "VH": 2}
@@ -95,7 +97,7 @@ def calibrate_baselines(
     factors = {}
     for days in baselines_days:
         validation = _whole_scenes(data, "validation", scenes, seed, days)
-        coherence, sigma = _model_maps(model, validation)
+        coherence, sigma = model_maps(model, validation)
         ratio = np.abs(validation.truth - coherence) / sigma
         factors[f"{days:g}"] = float(np.quantile(ratio[np.isfinite(ratio)], ONE_SIGMA))
         log.info("sigma factor at %g days: %.3f", days, factors[f"{days:g}"])
@@ -106,7 +108,7 @@ def choose_baseline_window(
     validation: PatchSet, windows: Sequence[int] = BASELINE_WINDOWS
 ) -> tuple[int, dict[int, float]]:
     """Window of ``intensity_coherence`` with the lowest RMSE vs the true coherence."""
-    rmse = {w: scores(_baseline_maps(validation, w), validation.truth)["rmse"] for w in windows}
+    rmse = {w: scores(baseline_maps(validation, w), validation.truth)["rmse"] for w in windows}
     return min(rmse, key=lambda w: rmse[w]), rmse
 
 
@@ -143,8 +145,8 @@ def evaluate(
     results = []
     for days in baselines_days:
         test = _whole_scenes(data, "test", test_scenes, seed, days)
-        coherence, sigma = _model_maps(model, test, days)
-        baseline = _baseline_maps(test, window)
+        coherence, sigma = model_maps(model, test, days)
+        baseline = baseline_maps(test, window)
         entry: dict[str, Any] = {"baseline_days": float(days), "pixels": int(test.truth.size)}
         for name, estimate in (("model", coherence), ("intensity", baseline)):
             entry[name] = {

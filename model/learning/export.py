@@ -33,6 +33,7 @@ from .card import (
 )
 from .checkpoints import load_checkpoint
 from .config import TrainingConfig
+from .data_sources import SimulatorSource
 from .device_calibration import precision_parity
 from .halo import receptive_field_px, recommended_halo, seam_errors
 from .keras_import import (
@@ -45,7 +46,8 @@ from .keras_import import (
 )
 from .network import ResUNet, parameter_count
 from .preprocessing import InputContract, contract_for, network_input
-from .training_data import simulate_patches
+from .training_data import PatchSet, simulate_patches
+from .training_sets import training_sets
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +75,10 @@ class ExportedNetwork(nn.Module):
 
 
 def calibrate_sigma(network: ResUNet, inputs: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    """Scale that makes ``|truth - coherence| <= sigma`` hold for 68.27 % of pixels."""
+    """Scale that makes ``|truth - coherence| <= sigma`` hold for 68.27 % of pixels.
+
+    ``truth`` may be NaN (no data in real patches): those pixels do not count.
+    """
     ratios = []
     with torch.inference_mode():
         for start in range(0, inputs.shape[0], 16):
@@ -81,6 +86,7 @@ def calibrate_sigma(network: ResUNet, inputs: np.ndarray, truth: np.ndarray) -> 
             sigma = np.exp(0.5 * out[:, 1])
             ratios.append((np.abs(truth[start : start + 16] - out[:, 0]) / sigma).ravel())
     ratio = np.concatenate(ratios)
+    ratio = ratio[np.isfinite(ratio)]
     scale = float(np.quantile(ratio, ONE_SIGMA))
     return {"sigma_scale": scale, "raw_coverage": float(np.mean(ratio <= 1.0))}
 
@@ -132,13 +138,29 @@ def _training_record(
     config: TrainingConfig, saved: dict[str, Any], command: str | None
 ) -> TrainingRecord:
     data = config.data
+    words = []
+    for source in saved.get("training_data") or [{"kind": "simulator"}]:
+        if source["kind"] == "simulator":
+            words.append(
+                f"{data.train_scenes} simulated {data.scene_px} px scenes (seed {config.seed}), "
+                f"{data.baseline_days:g}-day pairs, misregistration up to "
+                f"{data.max_misregistration_px} px, change probability "
+                f"{data.change_probability}"
+            )
+        else:
+            words.append(
+                f"{source['kind']}: {source['train']['pairs']} training pairs of "
+                f"{', '.join(source['train']['units'])}; validation "
+                f"{', '.join(source['validation']['units']) or 'none'}; test (held out) "
+                f"{', '.join(source['test']['units']) or 'none'}; split by {data.split.by}"
+            )
     return TrainingRecord(
         data=(
-            f"{data.train_scenes} simulated {data.scene_px} px scenes (seed {config.seed}), "
-            f"{data.baseline_days:g}-day pairs, misregistration up to "
-            f"{data.max_misregistration_px} px, change probability {data.change_probability}, "
-            f"target {data.target} (SLC window {SensorGeometry().coherence_window_m} m)"
+            "; ".join(words) + f"; target {data.target} (SLC window "
+            f"{SensorGeometry().coherence_window_m} m)"
         ),
+        sources=saved.get("training_data") or [],
+        init=config.fine_tune.init,
         config=config,
         command=command,
         epochs=saved["epoch"],
@@ -146,6 +168,23 @@ def _training_record(
         machine=machine_description(config.threads),
         history=saved["history"],
     )
+
+
+def _calibration_patches(
+    config: TrainingConfig, checkpoint: Path, n_val: int
+) -> tuple[PatchSet, np.ndarray]:
+    """Validation patches the sigma is calibrated on, and what it is calibrated against.
+
+    Simulator-only: ``n_val`` validation scenes against the true coherence.
+    With real sources: the run's validation split (its patch cache, or the SLC
+    files again), against the truth where simulated and the SLC target where real.
+    """
+    if all(isinstance(s, SimulatorSource) for s in config.data.sources):
+        val = simulate_patches(config.data, "validation", n_val, config.seed)
+        return val, val.truth
+    cache = checkpoint.parent.parent / "data"
+    val = training_sets(config, cache, progress=False).validation
+    return val, np.where(np.isfinite(val.truth), val.truth, val.target)
 
 
 def _save_scripted(
@@ -198,8 +237,9 @@ def export_model(
     network, config, saved = load_checkpoint(checkpoint)
     contract = contract_for(config)
     n_val = calibration_scenes or config.data.validation_scenes
-    val = simulate_patches(config.data, "validation", n_val, config.seed)
-    calibration = calibrate_sigma(network, val.inputs(contract), val.truth)
+    val, reference = _calibration_patches(config, checkpoint, n_val)
+    inputs = np.nan_to_num(val.inputs(contract), nan=contract.nodata_fill)
+    calibration = calibrate_sigma(network, inputs, reference)
     exported = ExportedNetwork(network, calibration["sigma_scale"]).eval()
     scripted, saved_file = _save_scripted(exported, out_path)
     card = ModelCard(
@@ -219,10 +259,15 @@ def export_model(
             "so that |true - coherence| <= sigma for 68 % of validation pixels",
         ),
         tiling=_measured_tiling(scripted, network, contract, config.data.baseline_days),
-        calibration=Calibration(**calibration, validation_scenes=n_val),
+        calibration=Calibration(
+            **calibration,
+            validation_scenes=n_val
+            if val.truth.size and np.isfinite(val.truth).all()
+            else len(val),
+        ),
         training=_training_record(config, saved, command),
     )
-    card = _with_parity(card, out_path.with_suffix(".json"), val.inputs(contract)[:PARITY_PATCHES])
+    card = _with_parity(card, out_path.with_suffix(".json"), inputs[:PARITY_PATCHES])
     log.info(
         "exported %s (%s), halo %d px",
         out_path,

@@ -27,6 +27,11 @@ def receptive_field_px(network: torch.nn.Module, channels: int, size: int = 512)
     out[0, 0, size // 2, size // 2].backward()
     assert x.grad is not None
     touched = x.grad.abs().sum(dim=(0, 1)) > 0
+    if not bool(touched.any()):
+        raise ValueError(
+            "the network's output does not depend on its input (saturated outputs): the "
+            "training diverged; train again with a lower learning rate"
+        )
     rows = torch.nonzero(touched.any(dim=1)).flatten()
     cols = torch.nonzero(touched.any(dim=0)).flatten()
     side = max(int(rows.max() - rows.min()) + 1, int(cols.max() - cols.min()) + 1)

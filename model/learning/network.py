@@ -133,4 +133,6 @@ def parameter_count(model: nn.Module) -> int:
 def build_network(config: TrainingConfig) -> ResUNet:
     """The untrained network a training configuration describes."""
     contract = contract_for(config)
-    return ResUNet(contract.channels, config.network.width, config.network.depth)
+    return ResUNet(
+        contract.channels, config.network.width, config.network.depth, config.network.style
+    )

@@ -1,4 +1,4 @@
-"""Training the coherence network on simulated pairs.
+"""Training the coherence network on simulated and real pairs (``data.sources``).
 
 Reproducible on CPU: the batch order and augmentations of epoch ``e`` are a
 function of ``(seed, e)`` only, so a run resumed from its epoch checkpoint
@@ -18,15 +18,18 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from tqdm.auto import tqdm
 
 from cohcube.model.errors import MissingPathError
 
 from .checkpoints import TrainingState, latest_checkpoint, read_checkpoint, save_checkpoint
 from .config import OptimConfig, TrainingConfig, dump_training_config
+from .fine_tuning import freeze_encoder_levels, initial_weights, keep_frozen_in_eval
 from .network import ResUNet, build_network, parameter_count
 from .preprocessing import InputContract, contract_for
-from .training_data import PatchSet, simulate_patches
+from .training_data import PatchSet
+from .training_sets import epoch_order, training_sets
 
 log = logging.getLogger(__name__)
 
@@ -40,24 +43,44 @@ def select_device(requested: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def _mean(values: torch.Tensor, valid: torch.Tensor | None) -> torch.Tensor:
+    """Mean over all pixels, or over the ``valid`` ones (real patches have no-data pixels)."""
+    if valid is None:
+        return values.mean()
+    return torch.where(valid, values, 0.0).sum() / valid.sum().clamp(min=1)
+
+
+def _valid_target(target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    valid = torch.isfinite(target)
+    if bool(valid.all()):
+        return target, None
+    return torch.where(valid, target, 0.0), valid
+
+
 def gaussian_nll(prediction: torch.Tensor, target: torch.Tensor, beta: float = 0.0) -> torch.Tensor:
     """Heteroscedastic Gaussian NLL, beta-weighted (Seitzer et al. 2022).
 
-    ``prediction`` is ``(N, 2, H, W)`` (mean, log-variance); ``target`` ``(N, 1, H, W)``.
+    ``prediction`` is ``(N, 2, H, W)`` (mean, log-variance); ``target`` ``(N, 1, H, W)``,
+    NaN where there is no data (left out of the mean).
     ``beta = 0`` is the plain NLL; ``beta > 0`` weights each pixel by the
     (detached) ``sigma^(2 beta)`` so that uncertain pixels still train the mean.
     """
+    target, valid = _valid_target(target)
     mean, log_var = prediction[:, :1], prediction[:, 1:].clamp(-14.0, 4.0)
     nll = 0.5 * (torch.exp(-log_var) * (target - mean) ** 2 + log_var)
     if beta > 0:
         nll = nll * torch.exp(beta * log_var).detach()
-    return nll.mean()
+    return _mean(nll, valid)
 
 
 def training_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    """The loss of ``OptimConfig.loss``; ``"mse"`` trains the mean alone (warm-up)."""
+    """The loss of ``OptimConfig.loss``; ``"mse"`` trains the mean alone (warm-up).
+
+    NaN target pixels (no data in real patches) do not count.
+    """
+    filled, valid = _valid_target(target)
     if kind == "mse":
-        return ((prediction[:, :1] - target) ** 2).mean()
+        return _mean((prediction[:, :1] - filled) ** 2, valid)
     if kind == "nll":
         return gaussian_nll(prediction, target)
     if kind == "beta_nll":
@@ -65,7 +88,7 @@ def training_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str) -> 
     # mse_nll: the mean learns the conditional mean (what RMSE scores); the
     # log-variance learns the spread around it without pulling on the mean.
     detached = torch.cat([prediction[:, :1].detach(), prediction[:, 1:]], dim=1)
-    return ((prediction[:, :1] - target) ** 2).mean() + gaussian_nll(detached, target)
+    return _mean((prediction[:, :1] - filled) ** 2, valid) + gaussian_nll(detached, target)
 
 
 def _augment(
@@ -99,7 +122,7 @@ def _validate(
     truth: torch.Tensor,
     device: torch.device,
     batch_size: int,
-) -> dict[str, float]:
+) -> dict[str, float | None]:
     model.eval()
     sq_target = sq_truth = nll = 0.0
     with torch.no_grad():
@@ -107,22 +130,23 @@ def _validate(
             xb = x[start : start + batch_size].to(device)
             out = model(xb).float().cpu()
             tb, trb = target[start : start + batch_size], truth[start : start + batch_size]
-            sq_target += float(((out[:, :1] - tb) ** 2).sum())
-            sq_truth += float(((out[:, :1] - trb) ** 2).sum())
+            sq_target += float(torch.nansum((out[:, :1] - tb) ** 2))
+            sq_truth += float(torch.nansum((out[:, :1] - trb) ** 2))
             nll += float(gaussian_nll(out, tb, beta=0.0)) * xb.shape[0]
-    n = target.numel()
+    n_target, n_truth = int(torch.isfinite(target).sum()), int(torch.isfinite(truth).sum())
+    # Real pairs have no true coherence: their truth is NaN and not scored.
     return {
-        "val_rmse_target": math.sqrt(sq_target / n),
-        "val_rmse_truth": math.sqrt(sq_truth / n),
+        "val_rmse_target": math.sqrt(sq_target / max(n_target, 1)),
+        "val_rmse_truth": math.sqrt(sq_truth / n_truth) if n_truth else None,
         "val_nll": nll / x.shape[0],
     }
 
 
-def _tensors(
-    patches: PatchSet, contract: InputContract, target: str
-) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.from_numpy(patches.inputs(contract))
-    y = torch.from_numpy(np.ascontiguousarray(patches.training_target(target)[:, None]))
+def _tensors(patches: PatchSet, contract: InputContract) -> tuple[torch.Tensor, torch.Tensor]:
+    """Network inputs (no data filled as the contract says) and the target (NaN kept)."""
+    inputs = np.nan_to_num(patches.inputs(contract), nan=contract.nodata_fill)
+    x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
+    y = torch.from_numpy(np.ascontiguousarray(patches.target[:, None]))
     return x, y
 
 
@@ -155,8 +179,9 @@ def _train_epoch(
     model, optimizer, schedule = run.model, run.optimizer, run.schedule
     x_train, y_train = run.training
     model.train()
-    order = torch.randperm(x_train.shape[0], generator=generator)
-    steps = math.ceil(x_train.shape[0] / opt.batch_size)
+    keep_frozen_in_eval(model, run.frozen_levels)
+    order = epoch_order(run.train_source, run.weights, generator)
+    steps = math.ceil(order.numel() / opt.batch_size)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     total = 0.0
     bar = tqdm(range(steps), desc=description, disable=not progress, leave=False)
@@ -186,26 +211,47 @@ class _Run:
     state: TrainingState
     training: tuple[torch.Tensor, torch.Tensor]
     validation: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    train_source: NDArray[np.int16]
+    weights: list[float]
+    frozen_levels: int
+    data_description: list[dict[str, Any]]
 
 
 def _start_run(
-    config: TrainingConfig, out_dir: Path, device: torch.device, cache: Path, resume: bool
+    config: TrainingConfig,
+    out_dir: Path,
+    device: torch.device,
+    cache: Path,
+    resume: bool,
+    progress: bool,
 ) -> _Run:
-    """Network, optimiser, schedule and patches; restored from the newest checkpoint on resume."""
+    """Network, optimiser, schedule and patches; restored from the newest checkpoint on resume.
+
+    With ``config.fine_tune.init`` the network starts from that artefact's
+    weights, its first encoder levels frozen and the learning rate scaled.
+    """
     torch.manual_seed(config.seed)
-    model = build_network(config).to(device)
+    model = build_network(config)
+    opt, tune = config.optim, config.fine_tune
+    learning_rate, frozen = opt.learning_rate, 0
+    if tune.init is not None:
+        model.load_state_dict(initial_weights(tune.init, config))
+        frozen = tune.freeze_encoder_levels
+        count = freeze_encoder_levels(model, frozen)
+        learning_rate *= tune.learning_rate_factor
+        log.info("fine-tuning: %d encoder level(s) frozen (%d parameters)", frozen, count)
+    model = model.to(device)
     contract = contract_for(config)
-    opt, data = config.optim, config.data
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=opt.learning_rate, weight_decay=opt.weight_decay
+        [p for p in model.parameters() if p.requires_grad],
+        lr=learning_rate,
+        weight_decay=opt.weight_decay,
     )
-    train_set = simulate_patches(data, "train", data.train_scenes, config.seed, cache_dir=cache)
-    val_set = simulate_patches(
-        data, "validation", data.validation_scenes, config.seed, cache_dir=cache
-    )
-    x_val, y_val = _tensors(val_set, contract, data.target)
-    validation = (x_val, y_val, torch.from_numpy(val_set.truth[:, None]))
-    schedule = _cosine_schedule(optimizer, math.ceil(len(train_set) / opt.batch_size), opt.epochs)
+    sets = training_sets(config, cache, progress)
+    x_val, y_val = _tensors(sets.validation, contract)
+    validation = (x_val, y_val, torch.from_numpy(sets.validation.truth[:, None]))
+    steps = math.ceil(len(sets.train) / opt.batch_size)
+    schedule = _cosine_schedule(optimizer, steps, opt.epochs)
     state = TrainingState()
     if resume:
         latest = latest_checkpoint(out_dir)
@@ -217,8 +263,30 @@ def _start_run(
         schedule.load_state_dict(saved["scheduler"])
         state = TrainingState(saved["epoch"], saved["history"], saved["seconds"])
         log.info("resumed from %s (epoch %d)", latest, state.epoch)
-    training = _tensors(train_set, contract, data.target)
-    return _Run(model, optimizer, schedule, state, training, validation)
+    training = _tensors(sets.train, contract)
+    return _Run(
+        model,
+        optimizer,
+        schedule,
+        state,
+        training,
+        validation,
+        sets.train_source,
+        sets.weights,
+        frozen,
+        sets.description,
+    )
+
+
+def _with_saved_init(config: TrainingConfig, out_dir: Path, resume: bool) -> TrainingConfig:
+    """On resume, keep the artefact a fine-tuning run started from (its frozen levels too)."""
+    latest = latest_checkpoint(out_dir) if resume else None
+    if latest is None or config.fine_tune.init is not None:
+        return config
+    saved = TrainingConfig.model_validate(read_checkpoint(latest)["config"])
+    if saved.fine_tune.init is None:
+        return config
+    return config.model_copy(update={"fine_tune": saved.fine_tune})
 
 
 def train(
@@ -247,7 +315,8 @@ def train(
     device = select_device(config.device)
     threads = config.threads or os.cpu_count() or 1
     torch.set_num_threads(threads)
-    run = _start_run(config, out_dir, device, cache_dir or out_dir / "data", resume)
+    config = _with_saved_init(config, out_dir, resume)
+    run = _start_run(config, out_dir, device, cache_dir or out_dir / "data", resume, progress)
     state, opt = run.state, config.optim
     patches = run.training[0].shape[0]
     (out_dir / "config.yaml").write_text(dump_training_config(config))
@@ -261,7 +330,9 @@ def train(
     )
     for epoch in range(state.epoch + 1, opt.epochs + 1):
         started = time.perf_counter()
-        loss_kind = "mse" if epoch <= opt.mse_warmup_epochs else opt.loss
+        # The paper's second head is a sigmoid, not a log-variance: train its mean only.
+        warmup = epoch <= opt.mse_warmup_epochs or config.network.style == "keras"
+        loss_kind = "mse" if warmup else opt.loss
         generator = _epoch_generator(config.seed, epoch)
         description = f"epoch {epoch}/{opt.epochs}"
         train_loss = _train_epoch(run, opt, generator, loss_kind, device, description, progress)
@@ -270,7 +341,9 @@ def train(
         state.seconds += time.perf_counter() - started
         state.epoch = epoch
         state.history.append(metrics)
-        save_checkpoint(out_dir, run.model, run.optimizer, run.schedule, state, config)
+        save_checkpoint(
+            out_dir, run.model, run.optimizer, run.schedule, state, config, run.data_description
+        )
         log.info(
             "epoch %d: %s",
             epoch,

@@ -158,7 +158,15 @@ def concatenate(parts: Sequence[PatchSet]) -> PatchSet:
 
 def _cache_key(data: DataConfig, split: str, n_scenes: int, baseline_days: float, seed: int) -> str:
     fields = data.model_dump(
-        exclude={"workers", "target", "train_scenes", "validation_scenes", "baseline_days"}
+        exclude={
+            "workers",
+            "target",
+            "train_scenes",
+            "validation_scenes",
+            "baseline_days",
+            "sources",
+            "split",
+        }
     )
     spec = {
         "data": fields,

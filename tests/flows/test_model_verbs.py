@@ -7,6 +7,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from support.slc_stacks import OPERA_BURSTS
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 TINY_YAML = """\
@@ -80,3 +82,64 @@ def test_errors_are_one_clear_line(run_cohcube: Run, tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_fine_tune_on_opera_bursts_then_compare_on_held_out_pairs(
+    run_cohcube: Run, tmp_path: Path, tiny_artefact: Path, opera_bursts: Path
+) -> None:
+    config = tmp_path / "opera.yaml"
+    config.write_text(
+        f"""\
+seed: 5
+network: {{width: 4, depth: 2}}
+data:
+  patch_px: 32
+  sources:
+    - kind: opera_cslc
+      files: ["{opera_bursts}/OPERA_L2_CSLC-S1_*.h5"]
+      max_baseline_days: 24
+  split: {{by: burst, validation_units: [{OPERA_BURSTS[-2]}], test_units: [{OPERA_BURSTS[-1]}]}}
+optim: {{epochs: 3, batch_size: 8, mse_warmup_epochs: 1}}
+fine_tune: {{freeze_encoder_levels: 1, learning_rate_factor: 0.2}}
+threads: 1
+"""
+    )
+    run = tmp_path / "run"
+    trained = run_cohcube(
+        "train", str(config), "--out", str(run), "--init", str(tiny_artefact), "--no-progress"
+    )
+    assert "trained 3 epochs" in trained.stdout
+    tuned = tmp_path / "tuned.pt"
+    run_cohcube("export", str(run), "--out", str(tuned), "--name", "tiny-tuned")
+    card = json.loads(tuned.with_suffix(".json").read_text())["training"]
+    assert card["init"] == str(tiny_artefact)
+    (record,) = card["sources"]
+    assert record["train"]["units"] == sorted(OPERA_BURSTS[:-2])
+    assert record["validation"]["units"] == [OPERA_BURSTS[-2]]
+    assert record["test"]["units"] == [OPERA_BURSTS[-1]]
+    assert OPERA_BURSTS[-1] in card["data"]
+    report_path = tmp_path / "pairs.json"
+    evaluated = run_cohcube(
+        "evaluate",
+        "--pairs",
+        str(config),
+        "--model",
+        str(tiny_artefact),
+        "--model",
+        str(tuned),
+        "--json",
+        str(report_path),
+    )
+    report = json.loads(report_path.read_text())
+    assert report["units"] == [OPERA_BURSTS[-1]]
+    assert [m["name"] for m in report["models"]] == ["tiny", "tiny-tuned"]
+    assert [r["baseline_days"] for r in report["results"]] == [12.0, 24.0]
+    for entry in report["results"]:
+        before = entry["models"]["tiny"]["vs_target"]["rmse"]
+        after = entry["models"]["tiny-tuned"]["vs_target"]["rmse"]
+        # Fine-tuning on six bursts lowers the error on the burst it never saw.
+        assert after < before - 0.02, entry
+        assert entry["pairs"] >= 1
+        assert entry["intensity"]["vs_target"]["rmse"] > 0
+    assert "tiny-tuned" in evaluated.stdout
+    assert "intensity baseline" in evaluated.stdout

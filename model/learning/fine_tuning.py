@@ -1,0 +1,103 @@
+"""Starting training from an artefact (``cohcube train --init``): weights, contract, frozen levels.
+
+The artefact is verified against its card (sha256) like any model load, its
+architecture and input contract must be the ones the training config builds,
+and its TorchScript parameters become the network's starting weights.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+
+from cohcube.model.errors import ModelArtefactError
+
+from .artefact import quiet_torchscript, sha256_of
+from .card import ModelCard, card_path_for, read_card
+from .config import TrainingConfig
+from .network import ResUNet
+from .preprocessing import contract_for
+
+log = logging.getLogger(__name__)
+
+KERAS_TYPE_PREFIX = "ResUNet (Keras"
+
+
+def artefact_style(card: ModelCard) -> str:
+    """``"keras"`` for the paper's imported weights, ``"cohcube"`` for networks trained here."""
+    return "keras" if card.architecture.type.startswith(KERAS_TYPE_PREFIX) else "cohcube"
+
+
+def _check_matches(card: ModelCard, config: TrainingConfig, path: Path) -> None:
+    wanted = contract_for(config)
+    net = config.network
+    problems = []
+    if artefact_style(card) != net.style:
+        problems.append(f"network.style {artefact_style(card)} (config: {net.style})")
+    if (card.architecture.width, card.architecture.depth) != (net.width, net.depth):
+        problems.append(
+            f"network.width {card.architecture.width} and depth {card.architecture.depth} "
+            f"(config: {net.width}, {net.depth})"
+        )
+    if tuple(card.input.polarizations) != tuple(wanted.polarizations):
+        problems.append(
+            f"network.polarizations {list(card.input.polarizations)} "
+            f"(config: {list(wanted.polarizations)})"
+        )
+    if tuple(card.input.db_range) != tuple(wanted.db_range):
+        problems.append(
+            f"network.db_range {list(card.input.db_range)} (config: {list(wanted.db_range)})"
+        )
+    if problems:
+        raise ModelArtefactError(
+            f"--init {path}: the artefact is not the network this config trains; set "
+            + "; ".join(problems)
+        )
+
+
+def initial_weights(path: str | Path, config: TrainingConfig) -> dict[str, torch.Tensor]:
+    """The network weights of artefact ``path`` (card or .pt), checked against ``config``.
+
+    Raises:
+        ModelArtefactError: missing or altered artefact, another architecture or contract.
+    """
+    card_path = card_path_for(path)
+    card = read_card(path)
+    _check_matches(card, config, Path(path))
+    model_path = card_path.parent / card.artefact.file
+    if not model_path.is_file() or sha256_of(model_path) != card.artefact.sha256:
+        raise ModelArtefactError(
+            f"--init {path}: model file {model_path} is missing or differs from its card's "
+            "sha256; restore the artefact"
+        )
+    with quiet_torchscript():
+        module = torch.jit.load(str(model_path), map_location="cpu")  # type: ignore[no-untyped-call]
+    state = module.state_dict()
+    # Exported cohcube networks wrap the ResUNet (``network.``) beside their sigma scale.
+    prefix = "network." if any(k.startswith("network.") for k in state) else ""
+    weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    weights.pop("sigma_scale", None)
+    log.info("starting from %s (%s, %s)", card.name, card.artefact.sha256[:12], model_path)
+    return weights
+
+
+def freeze_encoder_levels(model: ResUNet, levels: int) -> int:
+    """Fix the weights of the first ``levels`` encoder blocks; returns the frozen parameter count.
+
+    Batch-norm statistics of frozen blocks stay fixed too (their layers run in
+    eval mode; ``keep_frozen_in_eval`` re-applies that after ``model.train()``).
+    """
+    frozen = 0
+    for block in list(model.encoder)[:levels]:
+        for p in block.parameters():
+            p.requires_grad_(False)
+            frozen += p.numel()
+    return frozen
+
+
+def keep_frozen_in_eval(model: ResUNet, levels: int) -> None:
+    """Put the frozen encoder blocks back in eval mode (after ``model.train()``)."""
+    for block in list(model.encoder)[:levels]:
+        block.eval()
