@@ -61,7 +61,7 @@ class DataConfig(_Strict):
     )
     workers: int = Field(2, ge=1, description="Processes that simulate scenes.")
     sources: list[Source] = Field(
-        default_factory=lambda: [SimulatorSource()],
+        default_factory=lambda: list[Source]([SimulatorSource()]),
         min_length=1,
         description="Where patches come from: simulator, slc_pairs (GDAL complex rasters), "
         "opera_cslc (OPERA CSLC-S1 HDF5), mixed by weight.",

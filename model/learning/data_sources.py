@@ -8,7 +8,7 @@ the folder of the config file that names them (``load_training_config``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -116,7 +116,7 @@ class OperaCslcSource(_SlcSource):
 
 Source = Annotated[SimulatorSource | SlcPairsSource | OperaCslcSource, Field(discriminator="kind")]
 SlcSource = SlcPairsSource | OperaCslcSource
-S = TypeVar("S", SimulatorSource, SlcPairsSource, OperaCslcSource)
+AnySource = SimulatorSource | SlcPairsSource | OperaCslcSource
 
 
 class SplitConfig(StrictSection):
@@ -152,16 +152,11 @@ class SplitConfig(StrictSection):
         return sorted(set(value))
 
 
-def slc_sources(sources: list[SimulatorSource | SlcPairsSource | OperaCslcSource]) -> list[int]:
-    """Indices of the real-data sources in ``sources``."""
-    return [i for i, s in enumerate(sources) if not isinstance(s, SimulatorSource)]
-
-
 def _resolved(path: str, base: Path) -> str:
     return path if Path(path).is_absolute() else str(base / path)
 
 
-def resolve_paths(source: S, base: Path) -> S:
+def resolve_paths(source: AnySource, base: Path) -> AnySource:
     """``source`` with relative paths and globs taken relative to ``base`` (the config's folder)."""
     if isinstance(source, SimulatorSource):
         return source

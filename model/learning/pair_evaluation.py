@@ -57,12 +57,14 @@ def held_out_pairs(
 
 def _check_channels(model: CoherenceModel, held: RealPatches) -> None:
     channel = {"VV": 0, "VH": 2}
+    db = held.patches.backscatter_db
+    present = [p for p, k in channel.items() if np.isfinite(db[:, k]).any()]
     for pol in model.contract.polarizations:
-        if not np.isfinite(held.patches.backscatter_db[:, channel[pol]]).any():
+        if pol not in present:
             raise InputDataError(
-                f"model {model.name} needs {pol} but the pairs hold "
-                f"{'+'.join(held.pairs[0] and ['VV', 'VH'][:1])} only: read {pol} in the "
-                "source's polarizations or score a model of the pairs' polarisations"
+                f"model {model.name} needs {pol} but the pairs hold {'+'.join(present)} only: "
+                f"read {pol} in the source's polarizations or score a model of "
+                f"{'+'.join(present)}"
             )
 
 

@@ -36,7 +36,7 @@ from .opera_cslc import OperaCslcFile
 from .slc_extraction import detected_strips, geometry_for, output_layout, strip_patches
 from .slc_files import SlcFile, check_pair
 from .slc_reader import GdalSlcFile
-from .training_data import PatchSet
+from .training_data import PatchSet, concatenate
 
 log = logging.getLogger(__name__)
 
@@ -226,13 +226,19 @@ class RealPatches:
 
 def _read_store(store: Path) -> RealPatches:
     group = zarr.open_group(store, mode="r")
-    attrs = dict(group.attrs)
-    target = np.asarray(group["target"][:], dtype=np.float32)
+    attrs: dict[str, Any] = dict(group.attrs)
+
+    def read(name: str) -> NDArray[Any]:
+        array = group[name]
+        assert isinstance(array, zarr.Array)
+        return np.asarray(array[...])
+
+    target = read("target").astype(np.float32, copy=False)
     n = target.shape[0]
     plan = PairPlan(**{k: attrs[k] for k in PairPlan.__dataclass_fields__})
     return RealPatches(
         patches=PatchSet(
-            backscatter_db=np.asarray(group["backscatter_db"][:]),
+            backscatter_db=read("backscatter_db"),
             target=target,
             truth=np.full_like(target, np.nan),
             land_cover=np.full(target.shape, -1, dtype=np.int8),
@@ -240,7 +246,7 @@ def _read_store(store: Path) -> RealPatches:
         ),
         baseline_days=np.full(n, plan.baseline_days, dtype=np.float32),
         units=[plan.unit] * n,
-        centres=np.asarray(group["centre"][:]),
+        centres=read("centre"),
         centre_crs=[str(attrs["centre_crs"])] * n,
         pairs=[plan],
         pair_of=np.zeros(n, dtype=np.int32),
@@ -249,8 +255,8 @@ def _read_store(store: Path) -> RealPatches:
 
 
 def concatenate_real(parts: list[RealPatches]) -> RealPatches:
-    from .training_data import concatenate
-
+    if len(parts) == 1:
+        return parts[0]
     return RealPatches(
         patches=concatenate([p.patches for p in parts]),
         baseline_days=np.concatenate([p.baseline_days for p in parts]),

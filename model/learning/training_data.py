@@ -147,6 +147,9 @@ def _simulate_scene(args: SceneJob) -> PatchSet:
 
 
 def concatenate(parts: Sequence[PatchSet]) -> PatchSet:
+    """One patch set of ``parts`` in order (a single part is returned as it is, uncopied)."""
+    if len(parts) == 1:
+        return parts[0]
     return PatchSet(
         backscatter_db=np.concatenate([p.backscatter_db for p in parts]),
         target=np.concatenate([p.target for p in parts]),

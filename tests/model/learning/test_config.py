@@ -44,3 +44,51 @@ def test_bad_configs_name_the_field(tmp_path: Path, text: str, field: str) -> No
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_training_config(tmp_path / "nope.yaml")
+
+
+def test_real_sources_resolve_paths_from_the_config_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (folder / "slc.yaml").write_text(
+        """\
+data:
+  sources:
+    - {kind: simulator, weight: 1}
+    - kind: slc_pairs
+      weight: 2
+      files: ["stack/merged/SLC/*/*.slc.full.vrt", "/abs/20240101.tif"]
+      lat: stack/geom_reference/lat.rdr
+      lon: stack/geom_reference/lon.rdr
+    - kind: opera_cslc
+      pairs: [{reference: a.h5, secondary: b.h5}]
+  split: {by: area, block_m: 2560}
+"""
+    )
+    config = load_training_config(folder / "slc.yaml")
+    sim, slc, opera = config.data.sources
+    assert sim.kind == "simulator"
+    assert slc.kind == "slc_pairs"
+    assert slc.files == [str(folder / "stack/merged/SLC/*/*.slc.full.vrt"), "/abs/20240101.tif"]
+    assert slc.lat == str(folder / "stack/geom_reference/lat.rdr")
+    assert opera.kind == "opera_cslc"
+    assert opera.pairs[0].secondary == str(folder / "b.h5")
+    (folder / "dump.yaml").write_text(dump_training_config(config))
+    assert load_training_config(folder / "dump.yaml") == config
+
+
+@pytest.mark.parametrize(
+    ("sources", "message"),
+    [
+        ("[{kind: opera_cslc, file: [a.h5]}]", "data.sources.0.opera_cslc.file"),
+        ("[{kind: slc_pairs, files: [a.tif], lat: lat.rdr}]", "lat and lon lookup rasters"),
+        ("[{kind: opera_cslc}]", "needs files"),
+        ("[{kind: grd}]", "data.sources.0"),
+        ("[]", "data.sources"),
+    ],
+)
+def test_bad_sources_are_one_line_naming_the_field(
+    tmp_path: Path, sources: str, message: str
+) -> None:
+    (tmp_path / "bad.yaml").write_text(f"data:\n  sources: {sources}\n")
+    with pytest.raises(ConfigError, match=message):
+        load_training_config(tmp_path / "bad.yaml")
