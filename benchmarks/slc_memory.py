@@ -154,7 +154,7 @@ def main() -> None:
                 pattern = str(folder / "*" / "*.slc.tif")
             print(f"{kind}: written in {time.perf_counter() - started:.0f} s")
             cache = folder / f"cache-{kind}"
-            for step, into in (("extract", folder / "extracted"), ("load", cache)):
+            for step, into in (("extract", folder / f"extracted-{kind}"), ("load", cache)):
                 subprocess.run(
                     [sys.executable, __file__, "--child", kind, pattern, str(into), step],
                     check=True,
