@@ -114,6 +114,10 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def _yaml_value(value: Any) -> str:
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_yaml_value(v)}" for k, v in value.items()) + "}"
     if isinstance(value, tuple | list):
         return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
     if isinstance(value, Path):

@@ -104,13 +104,19 @@ fine_tune: {{freeze_encoder_levels: 1, learning_rate_factor: 0.2}}
 threads: 1
 """
     )
+    # Trained and exported in this process (what `cohcube train CONFIG --init ARTEFACT` and
+    # `cohcube export` call; their command lines are tested above), scored by the command line.
+    from cohcube.model.learning.config import load_training_config
+    from cohcube.model.learning.export import export_model
+    from cohcube.model.learning.training import train
+
+    settings = load_training_config(config)
+    tune = settings.fine_tune.model_copy(update={"init": str(tiny_artefact)})
     run = tmp_path / "run"
-    trained = run_cohcube(
-        "train", str(config), "--out", str(run), "--init", str(tiny_artefact), "--no-progress"
-    )
-    assert "trained 3 epochs" in trained.stdout
+    trained = train(settings.model_copy(update={"fine_tune": tune}), run, progress=False)
+    assert trained["epochs"] == 3
     tuned = tmp_path / "tuned.pt"
-    run_cohcube("export", str(run), "--out", str(tuned), "--name", "tiny-tuned")
+    export_model(sorted((run / "checkpoints").glob("*.pt"))[-1], tuned, name="tiny-tuned")
     card = json.loads(tuned.with_suffix(".json").read_text())["training"]
     assert card["init"] == str(tiny_artefact)
     (record,) = card["sources"]

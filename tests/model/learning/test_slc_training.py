@@ -44,6 +44,8 @@ def _config(opera_bursts: Path, **update: object) -> TrainingConfig:
     return TrainingConfig.model_validate(settings)
 
 
+# Slow (~10 s); the default run keeps test_training.py's resume test of the same loop.
+@pytest.mark.slow
 def test_mixed_sources_resume_on_the_uninterrupted_loss_curve(
     tmp_path: Path, opera_bursts: Path, tiny_artefact: Path
 ) -> None:
