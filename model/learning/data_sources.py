@@ -17,17 +17,17 @@ from cohcube.model.config_files import StrictSection
 Polarization = Literal["VV", "VH"]
 
 
-class SimulatorSource(StrictSection):
+class _WeightedSource(StrictSection):
+    weight: float = Field(
+        1.0, gt=0, description="Share of each epoch's patches drawn from this source (relative)."
+    )
+
+
+class SimulatorSource(_WeightedSource):
     kind: Literal["simulator"] = "simulator"
-    weight: float = Field(
-        1.0, gt=0, description="Share of each epoch's patches drawn from this source (relative)."
-    )
 
 
-class _SlcSource(StrictSection):
-    weight: float = Field(
-        1.0, gt=0, description="Share of each epoch's patches drawn from this source (relative)."
-    )
+class _SlcSource(_WeightedSource):
     max_baseline_days: float = Field(
         48.0, gt=0, description="Pairs are every two dates of one burst/stack at most this apart."
     )

@@ -44,6 +44,12 @@ def _config(opera_bursts: Path, **update: object) -> TrainingConfig:
     return TrainingConfig.model_validate(settings)
 
 
+def _opera_only(opera_bursts: Path, **data: object) -> TrainingConfig:
+    """The tiny network on every burst of the OPERA stack alone, with ``data`` settings."""
+    sources = [{"kind": "opera_cslc", "files": [str(opera_bursts / "*.h5")]}]
+    return _config(opera_bursts, data={"patch_px": 32, "sources": sources, **data})
+
+
 # Slow (~10 s); the default run keeps test_training.py's resume test of the same loop.
 @pytest.mark.slow
 def test_mixed_sources_resume_on_the_uninterrupted_loss_curve(
@@ -106,14 +112,10 @@ def test_what_real_data_cannot_do_is_refused(
 ) -> None:
     with pytest.raises(ConfigError, match="true_coherence needs simulated data"):
         training_sets(
-            _config(
+            _opera_only(
                 opera_bursts,
-                data={
-                    "patch_px": 32,
-                    "target": "true_coherence",
-                    "sources": [{"kind": "opera_cslc", "files": [str(opera_bursts / "*.h5")]}],
-                    "split": {"validation_units": [OPERA_BURSTS[0]]},
-                },
+                target="true_coherence",
+                split={"validation_units": [OPERA_BURSTS[0]]},
             ),
             tmp_path,
             progress=False,
@@ -123,14 +125,7 @@ def test_what_real_data_cannot_do_is_refused(
         initial_weights(tiny_artefact, wider)
     with pytest.raises(ConfigError, match="no validation patches"):
         training_sets(
-            _config(
-                opera_bursts,
-                data={
-                    "patch_px": 32,
-                    "sources": [{"kind": "opera_cslc", "files": [str(opera_bursts / "*.h5")]}],
-                    "split": {"test_units": [OPERA_BURSTS[0]]},
-                },
-            ),
+            _opera_only(opera_bursts, split={"test_units": [OPERA_BURSTS[0]]}),
             tmp_path,
             progress=False,
         )
