@@ -47,12 +47,16 @@ from .job_config import GrdConfig, PairConfig
 @dataclass(frozen=True)
 class ChosenModel:
     """The model a job runs: its card's path and the parsed card; once the workers have
-    loaded it, where they read it (a path or URL) and the precision they run at."""
+    loaded it, where they read it (a path or URL), the precision they run at and the Dask
+    client they are on (``workers``: the job's regions are computed there and nowhere else,
+    so a tile still running after Ctrl-C closed the cluster stops instead of falling back
+    to computing in the driver)."""
 
     card_path: Path
     card: ModelCard
     workers_read: str | None = None
     precision_label: str | None = None
+    workers: Any = None
 
     @property
     def size_multiple(self) -> int:
@@ -187,7 +191,7 @@ def infer_into_cube(
         precision_label=model.precision_label,
     )
     try:
-        return write_coherence(lazy, url, layout, on_region)
+        return write_coherence(lazy, url, layout, on_region, client=model.workers)
     except Exception as exc:
         # stackstac's reader error; Dask may hand it back wrapped in a plain Exception.
         found = re.search(r"Error (opening|reading) [^\n]*?'\)", str(exc))

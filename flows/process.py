@@ -244,7 +244,12 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
                     )
                     clients.append(client)
                     on_workers.append(
-                        replace(model, workers_read=workers_read, precision_label=label)
+                        replace(
+                            model,
+                            workers_read=workers_read,
+                            precision_label=label,
+                            workers=client,
+                        )
                     )
                     opened.append(open_tile_set(store, grid))
                     mark_run_open(opened[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,16 @@ from cohcube.pipeline.sample import SampleCatalog, SampleSpec, write_sample_cata
 SMALL_SPEC = SampleSpec(size_px=512, block_px=256, workers=1, slice_overlap_px=32)
 #: The same acquisitions as Level-1 GRD products (Earth Search-shaped items).
 SMALL_GRD_SPEC = SampleSpec(size_px=512, block_px=256, workers=1, slice_overlap_px=32, source="grd")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (the README's ``-n 2``) each test process computes on one thread:
+    two processes of two torch threads on two cores would spin against each other."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
 
 TINY = {
     "seed": 5,

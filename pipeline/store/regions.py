@@ -54,16 +54,23 @@ def write_region(
     return 1
 
 
-def compute_regions(tasks: Sequence[Any], on_region: RegionCallback | None = None) -> None:
+def compute_regions(
+    tasks: Sequence[Any], on_region: RegionCallback | None = None, *, client: Any = None
+) -> None:
     """Compute the delayed region writes, calling ``on_region`` as each one lands.
 
-    On a distributed client the regions are submitted as futures and counted as
-    they complete (other batches' futures may run beside them: several tiles in
-    flight share the cluster); otherwise dask's current scheduler computes them.
+    On a distributed client (``client``, else the current one) the regions are
+    submitted as futures and counted as they complete (other batches' futures may
+    run beside them: several tiles in flight share the cluster); otherwise dask's
+    current scheduler computes them. A given ``client`` that has been closed
+    raises (``ClosedClientError``) rather than computing anywhere else.
     """
     if not tasks:
         return
-    client = _distributed_client()
+    if client is not None:
+        on_region = on_region or (lambda: None)
+    else:
+        client = _distributed_client()
     if client is None or on_region is None:
         compute(*tasks)
         if on_region is not None:

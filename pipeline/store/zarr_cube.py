@@ -258,13 +258,17 @@ def write_coherence(
     url: str | Path,
     layout: StoreLayout | None = None,
     on_region: RegionCallback | None = None,
+    *,
+    client: Any = None,
 ) -> WriteReport:
     """Add the pairs of a lazy coherence dataset (``predict_coherence``) to the cube at ``url``.
 
     Creates the cube if needed; skips pairs already committed; resumes a batch
     an earlier run left unfinished; computes only regions not yet marked done.
     The dataset's spatial chunks must be the layout's ``shard_px`` (the last may be longer).
-    ``on_region`` is called on the driver as each region is written (progress).
+    ``on_region`` is called on the driver as each region is written (progress);
+    ``client`` is the Dask client to compute on (default: the current one, else dask's
+    current scheduler), which must still be open.
     """
     layout = layout or StoreLayout()
     url = str(url)
@@ -304,7 +308,7 @@ def write_coherence(
                 )
                 _forget_batch(group, url, pending["id"], layout)
             else:
-                _run_batch(group, url, dataset, pending, layout, report, on_region)
+                _run_batch(group, url, dataset, pending, layout, report, on_region, client)
                 committed |= set(pending["pairs"])
         todo = [p for p in wanted if p not in committed]
         if todo:
@@ -313,7 +317,7 @@ def write_coherence(
                 "start": _pair_count(group),
                 "pairs": todo,
             }
-            _run_batch(group, url, dataset, batch, layout, report, on_region)
+            _run_batch(group, url, dataset, batch, layout, report, on_region, client)
         return report
 
 
@@ -325,6 +329,7 @@ def _run_batch(
     layout: StoreLayout,
     report: WriteReport,
     on_region: RegionCallback | None,
+    client: Any,
 ) -> None:
     subset = dataset.sel(pair=batch["pairs"])
     start, count = int(batch["start"]), len(batch["pairs"])
@@ -366,7 +371,7 @@ def _run_batch(
         len(tasks),
         int(np.prod(shape)),
     )
-    compute_regions(tasks, on_region)
+    compute_regions(tasks, on_region, client=client)
     if not np.asarray(group[done][:]).all():  # type: ignore[index]
         raise StoreError(f"{url}: some regions of batch {batch['id']} were not written; re-run")
     _note_precision(group, subset.attrs.get("inference_precision"), start)

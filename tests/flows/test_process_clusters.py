@@ -44,6 +44,9 @@ def _gateway_clusters(url: str, password: str) -> list[str]:
         return sorted(json.load(response))
 
 
+# ~25 s (a dask-gateway server and its workers), slow for CI time: the gateway's settings,
+# refusals and an unreachable gateway stay in the default run.
+@pytest.mark.slow
 def test_a_gateway_cluster_gives_the_local_cube(
     run_cohcube: Run,
     small_sample: SampleCatalog,

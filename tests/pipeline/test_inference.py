@@ -24,6 +24,12 @@ from cohcube.pipeline.search import SceneQuery, search_scenes
 from cohcube.pipeline.worker_model import resolved_precision, warm_workers, worker_device
 
 
+def _forget_models() -> None:
+    from cohcube.pipeline import worker_model
+
+    worker_model._CACHE.clear()
+
+
 @pytest.fixture(scope="module")
 def client() -> Iterator[Client]:
     cluster = LocalCluster(
@@ -209,10 +215,11 @@ def test_a_worker_that_cannot_read_the_model_fails_in_one_line(
     copy = tmp_path / card_path.name
     shutil.copy(card_path, copy)  # the card, without its TorchScript file
     sha256 = read_card(copy).artefact.sha256
+    # A cached, verified model of the same sha256 is served without reading the path again:
+    # start from workers that hold none (earlier tests warmed them at whatever `auto` picks).
+    client.run(_forget_models)
     with pytest.raises(InputDataError) as raised:
-        # bf16: a model no earlier test left in the workers' cache (a cached, verified model of
-        # the same sha256 is served without reading the path again)
-        warm_workers(client, copy, sha256, "bf16")
+        warm_workers(client, copy, sha256, "fp32")
     message = str(raised.value)
     assert "\n" not in message
     assert str(copy) in message

@@ -85,4 +85,7 @@ def whole_area_coherence(
     held = sorted({str(p) for t in tiles for p in open_tile(store, t)["pair"].values})
     pairs = select_pairs(cube, (12,))
     pairs = pairs[pairs["pair_id"].isin(held)].reset_index(drop=True)
-    return predict_coherence(cube, pairs, model, margin_px=margin).compute(scheduler="threads")
+    # At the precision the job ran at (`auto` picks bf16 on CPUs with native bf16).
+    precision = str(open_tile(store, tiles[0]).attrs["inference_precision"])
+    lazy = predict_coherence(cube, pairs, model, margin_px=margin, precision=precision)
+    return lazy.compute(scheduler="threads")

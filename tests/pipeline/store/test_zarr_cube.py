@@ -20,6 +20,7 @@ import xarray as xr
 import zarr
 from dask.callbacks import Callback
 from distributed import Client, LocalCluster
+from distributed.client import ClosedClientError
 from support.store_job import LAYOUT, job_dataset
 from zarr.errors import ZarrUserWarning
 
@@ -197,6 +198,9 @@ def test_new_acquisitions_append_pairs(
     _assert_same(store, clean)
 
 
+# ~20 s, slow for CI time: the driver's own interruption (test_interrupted_driver_resumes...)
+# and the soak's faults cover resuming; this one adds Dask's rescheduling of a killed worker.
+@pytest.mark.slow
 def test_killed_worker_does_not_change_the_result(
     small_sample: SampleCatalog, tiny_artefact: Path, clean: xr.Dataset, tmp_path: Path
 ) -> None:
@@ -227,6 +231,32 @@ def test_killed_worker_does_not_change_the_result(
     finally:
         cluster.close()
     _assert_same(store, clean)
+
+
+def test_a_closed_client_stops_the_write_instead_of_computing_in_the_driver(
+    small_sample: SampleCatalog, tiny_artefact: Path, tmp_path: Path
+) -> None:
+    """A tile still running when Ctrl-C closed the job's cluster: its next batch must not
+    fall back to dask's local scheduler (the driver would load the model and run it)."""
+    cluster = LocalCluster(n_workers=1, processes=False, dashboard_address=":0")
+    client = Client(cluster)
+    client.close()
+    cluster.close()
+    forward_here: list[object] = []
+
+    class Forwards(Callback):
+        def _pretask(self, key: object, dask: object, state: object) -> None:
+            if _is_forward(key):
+                forward_here.append(key)
+
+    with Forwards(), pytest.raises(ClosedClientError):
+        write_coherence(
+            job_dataset(small_sample.items, tiny_artefact, n_pairs=2),
+            tmp_path / "cube.zarr",
+            LAYOUT,
+            client=client,
+        )
+    assert not forward_here
 
 
 def test_gdal_reads_the_georeferencing(
