@@ -21,16 +21,18 @@ import signal
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from cohcube.model.errors import InputDataError
-from cohcube.model.learning.artefact import CoherenceModel, load_model
 from cohcube.model.learning.card import read_card
 
 from .errors import first_line
+
+if TYPE_CHECKING:  # torch: loaded in the workers, not in the job's driver
+    from cohcube.model.learning.artefact import CoherenceModel
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +161,8 @@ def cached_model(
             if threads is not None:
                 torch.set_num_threads(threads)
             device = _this_device()
+            from cohcube.model.learning.artefact import load_model
+
             model = load_model(local, device=device, precision=precision)
             if model.sha256 != sha256:
                 raise InputDataError(
