@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from cohcube.model.learning.config import TrainingConfig
 from cohcube.pipeline.sample import SampleCatalog, SampleSpec, write_sample_catalog
@@ -88,6 +91,27 @@ def small_grd_sample(tmp_path_factory: pytest.TempPathFactory) -> SampleCatalog:
     return write_sample_catalog(tmp_path_factory.mktemp("grd-sample") / "catalog", SMALL_GRD_SPEC)
 
 
+def _made_once(
+    tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]
+) -> Path:
+    """A folder that ``make`` fills once per test run. Under pytest-xdist the first test
+    process to ask makes it and the others wait for it and share it (the Keras fixtures
+    cost ~30 s each time they are made)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        folder = tmp_path_factory.mktemp(name)
+        make(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # one per run, above each process's own
+    folder = shared / name
+    with FileLock(str(shared / f"{name}.lock")):
+        if not (folder / ".made").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder / ".made").touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def keras_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """One randomly initialised Keras "Back2Coh_GRD_GEE", saved in both H5 layouts."""
@@ -95,12 +119,13 @@ def keras_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     # (imported bare, Keras would look for TensorFlow and the tests would skip).
     keras_support = pytest.importorskip("support.keras_back2coh")
 
-    folder = tmp_path_factory.mktemp("keras")
-    model = keras_support.randomise(keras_support.build(), seed=7)
-    keras3 = folder / "model.weights.h5"
-    model.save_weights(str(keras3))
-    legacy = keras_support.save_legacy_h5(model, folder / "legacy.weights.h5")
-    return {"keras3": keras3, "legacy": legacy}
+    def save(folder: Path) -> None:
+        model = keras_support.randomise(keras_support.build(), seed=7)
+        model.save_weights(str(folder / "model.weights.h5"))
+        keras_support.save_legacy_h5(model, folder / "legacy.weights.h5")
+
+    folder = _made_once(tmp_path_factory, "keras", save)
+    return {"keras3": folder / "model.weights.h5", "legacy": folder / "legacy.weights.h5"}
 
 
 @pytest.fixture(scope="session")
@@ -110,9 +135,10 @@ def imported_artefact(
     """The Keras 3 file imported as a cohcube artefact (``import_keras_artefact``)."""
     from cohcube.model.learning.export import import_keras_artefact
 
-    out = tmp_path_factory.mktemp("imported") / "back2coh.pt"
-    import_keras_artefact(keras_weights["keras3"], out)
-    return out
+    def imported(folder: Path) -> None:
+        import_keras_artefact(keras_weights["keras3"], folder / "back2coh.pt")
+
+    return _made_once(tmp_path_factory, "imported", imported) / "back2coh.pt"
 
 
 @pytest.fixture(scope="session")
