@@ -10,6 +10,7 @@ data, so the extraction never loads a whole burst.
 from __future__ import annotations
 
 import datetime as dt
+import glob
 import math
 import re
 from dataclasses import dataclass
@@ -126,3 +127,60 @@ def check_pair(reference: SlcFile, secondary: SlcFile) -> None:
             f"than its reference {reference.path} ({reference.date:%Y-%m-%d}); give the earlier "
             "date as reference"
         )
+
+
+#: Where a path template names the polarisation (``snap/20240301_{pol}.tif``).
+POL = "{pol}"
+
+
+def expand_slc_paths(pattern: str, polarizations: tuple[str, ...] | list[str]) -> list[str]:
+    """The files a training config's ``pattern`` names, as templates (``{pol}`` kept).
+
+    ``pattern`` is a path or a glob; ``{pol}`` in it stands for each polarisation. The
+    files are found for the first polarisation and ``{pol}`` goes back exactly where the
+    pattern has it, so a folder or date that spells a polarisation stays as it is.
+
+    Raises:
+        SlcPairError: a plain path (no wildcard) that does not exist.
+    """
+    first = polarizations[0]
+    probe = pattern.replace(POL, first)
+    if not glob.has_magic(probe):
+        if not Path(probe).exists():
+            raise SlcPairError(f"SLC file {probe} does not exist (named in the training config)")
+        return [pattern]
+    found = sorted(glob.glob(probe))
+    if POL not in pattern:
+        return found
+    pieces = pattern.split(POL)
+    shape = re.compile(f"({re.escape(first)})".join(_glob_regex(p) for p in pieces))
+    templates = []
+    for path in found:
+        match = shape.fullmatch(path)
+        assert match is not None  # glob found it for this very pattern
+        cuts = [match.span(k) for k in range(1, len(pieces))]
+        starts = [0, *(end for _, end in cuts)]
+        stops = [*(start for start, _ in cuts), len(path)]
+        templates.append(POL.join(path[a:b] for a, b in zip(starts, stops, strict=True)))
+    return templates
+
+
+def _glob_regex(piece: str) -> str:
+    """A regular expression for one literal-or-wildcard piece of a glob (``*`` and ``?``
+    stay within a path component, ``[...]`` is a character class)."""
+    out, i = [], 0
+    while i < len(piece):
+        char = piece[i]
+        close = piece.find("]", i + 2) if char == "[" else -1
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif close > 0:
+            body = piece[i + 1 : close]
+            out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
+            i = close
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)

@@ -12,7 +12,6 @@ loaded, by burst (stack) or by ground block, never by random patch.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import logging
@@ -35,7 +34,7 @@ from cohcube.model.physics.simulator import random_offset
 from .data_sources import OperaCslcSource, SlcSource, SplitConfig
 from .opera_cslc import OperaCslcFile
 from .slc_extraction import detected_strips, geometry_for, output_layout, strip_patches
-from .slc_files import SlcFile, check_pair
+from .slc_files import SlcFile, check_pair, expand_slc_paths
 from .slc_reader import GdalSlcFile
 from .training_data import PatchSet, concatenate
 
@@ -53,17 +52,6 @@ def open_slc(source: SlcSource, path: str | Path) -> SlcFile:
         return OperaCslcFile(path, source.polarizations)
     lookup = (Path(source.lat), Path(source.lon)) if source.lat and source.lon else None
     return GdalSlcFile(path, source.polarizations, source.stack, source.band, lookup)
-
-
-def _expand(pattern: str, source: SlcSource) -> list[str]:
-    probe = pattern.replace("{pol}", source.polarizations[0])
-    if glob.has_magic(probe):
-        found = sorted(glob.glob(probe))
-        first = source.polarizations[0]
-        return [f.replace(first, "{pol}") if "{pol}" in pattern else f for f in found]
-    if not Path(probe).exists():
-        raise SlcPairError(f"SLC file {probe} does not exist (named in the training config)")
-    return [pattern]
 
 
 @dataclass(frozen=True)
@@ -100,7 +88,7 @@ def plan_pairs(source: SlcSource) -> list[PairPlan]:
 
     stacks: dict[str, list[SlcFile]] = defaultdict(list)
     for pattern in source.files:
-        for path in _expand(pattern, source):
+        for path in expand_slc_paths(pattern, source.polarizations):
             opened = open_slc(source, path)
             opened.close()
             stacks[opened.unit].append(opened)

@@ -186,6 +186,8 @@ def test_bad_inputs_name_the_file(tmp_path: Path, stack: SimulatedStack) -> None
         GdalSlcFile(radar, ("VV",), "stack", lookup=missing)
     with pytest.raises(SlcPairError, match=r"cannot tell the date of .*undated\.tif"):
         GdalSlcFile(tmp_path / "undated.tif", ("VV",), "stack")
+    with pytest.raises(SlcPairError, match=r"20240313_gone\.tif \(VV\) does not exist"):
+        GdalSlcFile(tmp_path / "20240313_gone.tif", ("VV",), "stack")
     with h5py.File(tmp_path / "broken.h5", "w") as f:
         f.create_dataset("/data/VV", data=np.ones((4, 4), np.float32))
         f.create_dataset("/identification/burst_id", data=np.bytes_("t001_000001_iw1"))
