@@ -47,7 +47,7 @@ from .keras_import import (
 from .network import ResUNet, parameter_count
 from .preprocessing import InputContract, contract_for, network_input
 from .training_data import PatchSet, simulate_patches
-from .training_sets import training_sets
+from .training_sets import validation_patches
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +182,7 @@ def _calibration_patches(
     if all(isinstance(s, SimulatorSource) for s in config.data.sources):
         val = simulate_patches(config.data, "validation", n_val, config.seed)
         return val, val.truth
-    cache = checkpoint.parent.parent / "data"
-    val = training_sets(config, cache, progress=False).validation
+    val = validation_patches(config, checkpoint.parent.parent / "data")
     return val, np.where(np.isfinite(val.truth), val.truth, val.target)
 
 

@@ -77,14 +77,8 @@ def training_sets(config: TrainingConfig, cache_dir: Path, progress: bool = True
     description: list[dict[str, Any]] = []
     for index, source in enumerate(data.sources):
         if isinstance(source, SimulatorSource):
-            train = simulate_patches(
-                data, "train", data.train_scenes, config.seed, cache_dir=cache_dir
-            )
-            val = simulate_patches(
-                data, "validation", data.validation_scenes, config.seed, cache_dir=cache_dir
-            )
-            train = _with_target(train, train.training_target(data.target))
-            val = _with_target(val, val.training_target(data.target))
+            train = _simulated(config, "train", cache_dir)
+            val = _simulated(config, "validation", cache_dir)
             description.append(
                 {
                     "kind": "simulator",
@@ -123,6 +117,28 @@ def training_sets(config: TrainingConfig, cache_dir: Path, progress: bool = True
         weights=[s.weight for s in data.sources],
         description=description,
     )
+
+
+def validation_patches(config: TrainingConfig, cache_dir: Path) -> PatchSet:
+    """The validation patches of every source, as ``training_sets`` gives them, without
+    loading the training ones (export calibrates the uncertainty on these)."""
+    data = config.data
+    parts = []
+    for source in data.sources:
+        if isinstance(source, SimulatorSource):
+            parts.append(_simulated(config, "validation", cache_dir))
+            continue
+        split = split_patches(source, data.split, data.patch_px, config.seed, cache_dir, False)
+        parts.append(real_training_target(split["validation"], data.target))
+    return concatenate(parts)
+
+
+def _simulated(config: TrainingConfig, split: str, cache_dir: Path) -> PatchSet:
+    """The simulator's ``split`` patches (cached under ``cache_dir``) with the training target."""
+    data = config.data
+    scenes = data.train_scenes if split == "train" else data.validation_scenes
+    patches = simulate_patches(data, split, scenes, config.seed, cache_dir=cache_dir)
+    return _with_target(patches, patches.training_target(data.target))
 
 
 def epoch_order(

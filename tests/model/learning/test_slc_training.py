@@ -16,7 +16,7 @@ from cohcube.model.learning.data_sources import OperaCslcSource, SplitConfig
 from cohcube.model.learning.fine_tuning import initial_weights
 from cohcube.model.learning.slc_patches import assign_splits, source_patches
 from cohcube.model.learning.training import train
-from cohcube.model.learning.training_sets import epoch_order, training_sets
+from cohcube.model.learning.training_sets import epoch_order, training_sets, validation_patches
 
 
 def _config(opera_bursts: Path, **update: object) -> TrainingConfig:
@@ -95,6 +95,10 @@ def test_sources_are_drawn_by_weight_and_splits_keep_bursts_whole(
     assert drawn[1] / drawn.sum() == pytest.approx(0.75, abs=0.01)  # weights 1 : 3
     assert sets.description[1]["validation"]["units"] == [OPERA_BURSTS[2]]
     assert sets.description[1]["train"]["units"] == sorted(OPERA_BURSTS[:2])
+    # What export calibrates on: the same validation patches, without the training ones.
+    validation = validation_patches(config, tmp_path)
+    np.testing.assert_array_equal(validation.backscatter_db, sets.validation.backscatter_db)
+    np.testing.assert_array_equal(validation.target, sets.validation.target)
     # By area: every date of one ground block lands in one split.
     source = config.data.sources[1]
     assert isinstance(source, OperaCslcSource)
