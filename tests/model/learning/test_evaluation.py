@@ -68,3 +68,40 @@ def test_baseline_calibration_covers_68_percent_of_validation_pixels(
             coherence, sigma = model.predict(linear[0], linear[1], days)
             inside.append(np.abs(truth - coherence) <= sigma)
         assert np.mean(inside) == pytest.approx(0.6827, abs=0.005)
+
+
+def _figures(report: object, at: str = "") -> dict[str, float]:
+    """Every number of an evaluation report's results, by its path in the report."""
+    if isinstance(report, dict):
+        return {
+            k: v for key, item in report.items() for k, v in _figures(item, f"{at}/{key}").items()
+        }
+    if isinstance(report, list):
+        return {
+            k: v for i, item in enumerate(report) for k, v in _figures(item, f"{at}[{i}]").items()
+        }
+    if isinstance(report, int | float) and not isinstance(report, bool):
+        return {at: float(report)}
+    return {}
+
+
+def test_the_shipped_model_scores_what_its_card_records() -> None:
+    """No silent accuracy regression: re-evaluating the shipped artefact on its card's
+    held-out scenes (same seed and settings) reproduces every recorded figure within 0.005."""
+    model = load_model()
+    assert model.card is not None
+    assert model.card.metrics is not None
+    assert model.card.training is not None
+    recorded = model.card.metrics
+    trained = model.card.training.config
+    assert recorded["scene_px"] == trained.data.scene_px
+    report = evaluate(
+        model, trained.data, recorded["seed"], test_scenes=recorded["test_scenes_per_baseline"]
+    )
+    assert report["intensity_window_px"] == recorded["intensity_window_px"]
+    before, now = _figures(recorded["results"]), _figures(report["results"])
+    assert before.keys() == now.keys()
+    assert len(before) > 100  # every baseline's RMSE/MAE/bias/R2, calibration, classes
+    drift = {k: abs(now[k] - before[k]) for k in before}
+    worst = max(drift, key=drift.__getitem__)
+    assert drift[worst] <= 0.005, f"{worst}: card {before[worst]:.4f}, now {now[worst]:.4f}"
