@@ -21,8 +21,9 @@ SMALL_GRD_SPEC = SampleSpec(size_px=512, block_px=256, workers=1, slice_overlap_
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Under pytest-xdist (the README's ``-n 2``) each test process computes on one thread:
-    two processes of two torch threads on two cores would spin against each other."""
+    """Under pytest-xdist (the README's ``-n auto``: one test process per core) each process
+    computes on one thread: processes of several torch threads each would spin against
+    each other on the shared cores."""
     if os.environ.get("PYTEST_XDIST_WORKER"):
         import torch
 

@@ -13,6 +13,7 @@ import datetime as dt
 import glob
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -133,7 +134,7 @@ def check_pair(reference: SlcFile, secondary: SlcFile) -> None:
 POL = "{pol}"
 
 
-def expand_slc_paths(pattern: str, polarizations: tuple[str, ...] | list[str]) -> list[str]:
+def expand_slc_paths(pattern: str, polarizations: Sequence[str]) -> list[str]:
     """The files a training config's ``pattern`` names, as templates (``{pol}`` kept).
 
     ``pattern`` is a path or a glob; ``{pol}`` in it stands for each polarisation. The

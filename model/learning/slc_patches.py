@@ -34,7 +34,7 @@ from cohcube.model.physics.simulator import random_offset
 from .data_sources import OperaCslcSource, SlcSource, SplitConfig
 from .opera_cslc import OperaCslcFile
 from .slc_extraction import detected_strips, geometry_for, output_layout, strip_patches
-from .slc_files import SlcFile, check_pair, expand_slc_paths
+from .slc_files import POL, SlcFile, check_pair, expand_slc_paths
 from .slc_reader import GdalSlcFile
 from .training_data import PatchSet, concatenate
 
@@ -108,7 +108,7 @@ def plan_pairs(source: SlcSource) -> list[PairPlan]:
 
 
 def _stat(path: str, source: SlcSource) -> list[Any]:
-    file = Path(path.replace("{pol}", source.polarizations[0]))
+    file = Path(path.replace(POL, source.polarizations[0]))
     stat = file.stat()
     return [str(file), stat.st_size, stat.st_mtime_ns]
 

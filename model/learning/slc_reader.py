@@ -20,7 +20,7 @@ from rasterio.windows import Window
 
 from cohcube.model.errors import SlcPairError
 
-from .slc_files import SampleGrid, as_samples, date_in_path, lonlat_metres
+from .slc_files import POL, SampleGrid, as_samples, date_in_path, lonlat_metres
 
 
 def _open_complex(path: Path, band: int) -> rasterio.DatasetReader:
@@ -113,7 +113,7 @@ class GdalSlcFile:
         self.unit = unit
         self.date = date_in_path(self.path)
         self._band = band
-        paths = {p: Path(str(path).replace("{pol}", p)) for p in polarizations}
+        paths = {p: Path(str(path).replace(POL, p)) for p in polarizations}
         for p, file in paths.items():
             if not file.exists():
                 raise SlcPairError(f"SLC raster {file} ({p}) does not exist")

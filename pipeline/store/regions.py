@@ -67,11 +67,9 @@ def compute_regions(
     """
     if not tasks:
         return
-    if client is not None:
-        on_region = on_region or (lambda: None)
-    else:
+    if client is None and on_region is not None:
         client = _distributed_client()
-    if client is None or on_region is None:
+    if client is None:
         compute(*tasks)
         if on_region is not None:
             for _ in tasks:
@@ -83,7 +81,8 @@ def compute_regions(
     try:
         for future in as_completed(futures):
             future.result()
-            on_region()
+            if on_region is not None:
+                on_region()
     finally:
         client.cancel([f for f in futures if not f.done()])
 
