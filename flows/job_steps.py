@@ -104,19 +104,18 @@ def choose_model(
     return ChosenModel(card_path, card)
 
 
-def stack_pairs(
+def stack_backscatter(
     scenes: Sequence[pystac.Item],
     bands: Sequence[str],
-    model: ChosenModel,
-    pairs: PairConfig,
     *,
+    size_multiple: int,
     chunk_px: int,
     grid: CubeGrid | None = None,
     margin_px: int = 0,
     grd: GrdConfig | None = None,
     catalog: str | None = None,
-) -> tuple[xr.DataArray, pd.DataFrame]:
-    """The lazy backscatter cube of ``scenes`` on ``grid`` and its pairs under ``pairs``.
+) -> xr.DataArray:
+    """The lazy backscatter cube of ``scenes`` on ``grid`` (``build_cube``).
 
     ``margin_px``: the outer ring of ``grid`` is context (``build_cube``).
 
@@ -135,17 +134,43 @@ def stack_pairs(
             )
         bbox = transform_bounds(f"EPSG:{grid.epsg}", "EPSG:4326", *grid.bounds)
         dem = find_dem(source, bbox, grd.dem_collection, grd.dem_asset)
-    cube = build_cube(
+    return build_cube(
         scenes,
         bands,
         grid=grid,
-        size_multiple=model.size_multiple,
+        size_multiple=size_multiple,
         chunk_px=chunk_px,
         margin_px=margin_px,
         thermal_noise=grd.thermal_noise,
         border_noise=grd.border_noise,
         dem=dem,
         geoid_offset_m=grd.geoid_offset_m,
+    )
+
+
+def stack_pairs(
+    scenes: Sequence[pystac.Item],
+    bands: Sequence[str],
+    model: ChosenModel,
+    pairs: PairConfig,
+    *,
+    chunk_px: int,
+    grid: CubeGrid | None = None,
+    margin_px: int = 0,
+    grd: GrdConfig | None = None,
+    catalog: str | None = None,
+) -> tuple[xr.DataArray, pd.DataFrame]:
+    """The lazy backscatter cube of ``scenes`` on ``grid`` (``stack_backscatter``) and its
+    pairs under ``pairs``."""
+    cube = stack_backscatter(
+        scenes,
+        bands,
+        size_multiple=model.size_multiple,
+        chunk_px=chunk_px,
+        grid=grid,
+        margin_px=margin_px,
+        grd=grd,
+        catalog=catalog,
     )
     table = select_pairs(
         cube,

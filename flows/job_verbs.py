@@ -194,29 +194,40 @@ def changes(
     out: Annotated[Path, typer.Option(help="Output: .zarr or .tif (one per tile for a tile set).")],
     tile: Annotated[list[str] | None, typer.Option(help="Only these tiles of a tile set.")] = None,
     history: Annotated[str, typer.Option(help="all (archive) or past (monitoring).")] = "all",
-    z_threshold: Annotated[float, typer.Option(help="Robust deviations below the level.")] = 3.0,
-    min_drop: Annotated[float, typer.Option(help="Coherence drop below the level.")] = 0.15,
+    z_threshold: Annotated[
+        float, typer.Option(help="Combined robust z-score that flags an interval.")
+    ] = 5.0,
     smooth: Annotated[int, typer.Option(help="Averaging window, pixels.")] = 5,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="The job config (YAML) the store was processed with: its backscatter, "
+            "searched again, is evidence beside the coherence."
+        ),
+    ] = None,
     overwrite: Annotated[
         bool, typer.Option(help="Replace change layers already at --out.")
     ] = False,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Flag loss-of-coherence events per pixel against its own history."""
+    """Change events per pixel against its own history: coherence loss, and backscatter steps
+    when --config gives the job the store came from."""
     setup_logging(verbose, quiet)
     from .changes_job import run_changes
+    from .job_config import load_process_config
 
     with user_errors():
+        job = load_process_config(config) if config is not None else None
         written = run_changes(
             store,
             out,
             tiles=tile,
             history=history,
             z_threshold=z_threshold,
-            min_drop=min_drop,
             smooth_px=smooth,
             overwrite=overwrite,
+            config=job,
         )
     for path, flagged in written.items():
         typer.echo(f"{path}: {flagged:.2%} of valid pixels changed")

@@ -1,27 +1,40 @@
-"""Change analytics on a coherence cube: loss-of-coherence events per pixel, against its history.
+"""Change analytics on a coherence cube and its backscatter: events per pixel, against its history.
 
-For every pixel and every series of pairs with the same relative orbit,
-orbit direction and temporal baseline, each pair's coherence is compared with
-the pixel's own level before it: the median of the series' earlier pairs that
-do not overlap it in time (for the first pairs of a series, which have none,
-the later ones), as a robust z-score ``(c - median) / (1.4826 * MAD)``
-(spread floored at ``min_spread``). A pair whose coherence falls at least
-``z_threshold`` robust deviations *and* ``min_drop`` below that median flags
-a change between its two acquisitions;
-the pixel's event is its earliest flagged pair (the onset: a flood also
-decorrelates the pairs spanning its end). Coherence is first
-averaged over a small window (``smooth_px``), the scale of the fields and
-plots whose change we look for, which suppresses estimation noise.
+For every pixel, each *interval* between two consecutive acquisitions of a
+track (relative orbit and direction) gets a combined score from the evidence
+``change_evidence`` computes, each a robust z-score against the pixel's own
+history: coherence loss ``S_c`` (from the pairs bracketing the interval) and,
+when the backscatter the cube was made from is given, the VV and VH step ``z_vv``,
+``z_vh`` (level after minus level before, dB)::
 
-``history="all"`` lets the first pairs of a series be judged by later ones
-and counts pairs on both sides towards ``min_history`` (analysis of an
-archive); ``history="past"`` uses earlier pairs only (monitoring: a new pair
-is judged by what came before it, needing ``min_history`` of them).
+    score = sqrt(max(S_c, 0)^2 + z_vv^2 + z_vh^2)
+
+An interval whose score reaches ``z_threshold`` is flagged. False-alarm
+control: under no change each term is close to a unit normal, so the score
+follows a chi distribution with up to three degrees of freedom and a threshold
+of 5 leaves about 1e-5 per interval and pixel for independent Gaussian terms;
+real series have heavier tails (date-to-date jitter shared by a field's
+pixels, spreads estimated from ~10 dates), which is why the default sits
+there: the false-alarm rate per pixel it gives on the sample, over the whole
+series, is measured and recorded in docs/accuracy.md beside the operating
+curve for other thresholds.
+
+Consecutive flagged intervals form one event unless the backscatter step
+changes sign (a flood's onset darkens, its recession brightens: two events);
+an event is placed at its highest-scoring interval. Per event: the interval
+(``event_start``/``event_end``: the acquisitions bracketing it), a kind hint
+(darkening / brightening / decorrelation), the score, the coherence drop and
+the VV/VH steps in dB, and which evidence fired (a term of at least
+``evidence_z``, or the largest term).
+
+``history="all"`` judges every date by the pixel's whole series (archive
+analysis); ``history="past"`` only by what came before it (monitoring: the
+coherence history is the earlier pairs, the backscatter level after an
+interval is the new date alone and its spread is estimated from past dates).
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Literal
 
 import dask.array as da
@@ -29,18 +42,36 @@ import numpy as np
 import pandas as pd
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
-from numpy.typing import NDArray
-from scipy.ndimage import uniform_filter
 
 from cohcube.model.errors import InputDataError
 
+from .change_detection import (
+    EVENT_FIELDS,
+    EVIDENCE_BITS,
+    KIND_CODES,
+    DetectionSettings,
+    TrackTimes,
+    detect_block,
+)
+
 History = Literal["all", "past"]
-MAD_TO_SIGMA = 1.4826
+#: Backscatter bands used as evidence, in order.
+EVIDENCE_BANDS = ("VV", "VH")
+#: Acquisition times of the coherence cube and of the backscatter match within this.
+TIME_TOLERANCE = np.timedelta64(60, "s")
 
 
-def pair_series(cube: xr.Dataset, tolerance_days: float = 1.0) -> list[NDArray[np.intp]]:
+def pair_series(cube: xr.Dataset, tolerance_days: float = 1.0) -> list[np.ndarray]:
     """Indices of the cube's pairs grouped by orbit, direction and baseline, in time order."""
-    table = pd.DataFrame(
+    table = _pair_table(cube, tolerance_days)
+    return [
+        group.sort_values("time").index.to_numpy()
+        for _, group in table.groupby(["orbit", "state", "baseline"], sort=True)
+    ]
+
+
+def _pair_table(cube: xr.Dataset, tolerance_days: float) -> pd.DataFrame:
+    return pd.DataFrame(
         {
             "orbit": cube["relative_orbit"].values,
             "state": [str(v) for v in cube["orbit_state"].values],
@@ -48,190 +79,232 @@ def pair_series(cube: xr.Dataset, tolerance_days: float = 1.0) -> list[NDArray[n
             "time": cube["secondary_time"].values,
         }
     )
-    series = []
-    for _, group in table.groupby(["orbit", "state", "baseline"], sort=True):
-        series.append(group.sort_values("time").index.to_numpy())
-    return series
 
 
-def _smoothed(block: NDArray[np.float32], size: int) -> NDArray[np.float32]:
-    """NaN-aware boxcar mean over ``size`` x ``size`` pixels of each pair."""
-    if size <= 1:
-        return block
-    valid = np.isfinite(block)
-    values = np.where(valid, block, 0.0).astype(np.float32)
-    footprint = (1, size, size)
-    total = uniform_filter(values, footprint, mode="nearest")
-    count = uniform_filter(valid.astype(np.float32), footprint, mode="nearest")
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = total / count
-    return np.where(count > 0, mean, np.nan).astype(np.float32)
+def _tracks(cube: xr.Dataset, tolerance_days: float) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """Per track: its pair series and its acquisition times (datetime64[s], ascending)."""
+    table = _pair_table(cube, tolerance_days)
+    starts = cube["reference_time"].values.astype("datetime64[s]")
+    ends = cube["secondary_time"].values.astype("datetime64[s]")
+    tracks = []
+    for _, group in table.groupby(["orbit", "state"], sort=True):
+        series = [sub.sort_values("time").index.to_numpy() for _, sub in group.groupby("baseline")]
+        times = np.unique(np.concatenate([starts[group.index], ends[group.index]]))
+        tracks.append((series, times))
+    return tracks
 
 
-def _nanmedian(values: NDArray[np.float32]) -> NDArray[np.float32]:
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN pixels
-        return np.nanmedian(values, axis=0)
+def _backscatter_dates(
+    backscatter: xr.DataArray, tracks: list[tuple[list[np.ndarray], np.ndarray]]
+) -> tuple[list[np.ndarray], list[int]]:
+    """Per track, the backscatter time index of each acquisition; and the band indices."""
+    bands = [str(b).upper() for b in backscatter["band"].values]
+    missing = [b for b in EVIDENCE_BANDS if b not in bands]
+    if missing:
+        raise InputDataError(
+            f"the backscatter has bands {bands} but change analytics needs {list(EVIDENCE_BANDS)}; "
+            "give the cube the coherence was computed from (build_cube with vv and vh)"
+        )
+    times = backscatter["time"].values.astype("datetime64[s]")
+    indices = []
+    for _, wanted in tracks:
+        gaps = np.abs(times[None, :] - wanted[:, None])
+        nearest = gaps.argmin(axis=1)
+        absent = wanted[gaps[np.arange(len(wanted)), nearest] > TIME_TOLERANCE]
+        if len(absent):
+            raise InputDataError(
+                f"the backscatter has no acquisition at {[str(t) for t in absent[:3]]} "
+                "(times of the coherence cube's pairs); give the cube the coherence was "
+                "computed from, covering the same dates"
+            )
+        indices.append(nearest)
+    return indices, [bands.index(b) for b in EVIDENCE_BANDS]
 
 
-def _level_and_spread(
-    before: NDArray[np.float32], after: NDArray[np.float32], min_spread: float
-) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Typical coherence before a pair and its robust spread.
-
-    The level is the median of the earlier pairs: a change is a loss against
-    the past, whatever comes after (a flood keeps coherence low for weeks; a
-    harvest leaves bare soil, more coherent than the crop). Pairs at the very
-    start of a series, with no earlier pair, are judged against the later ones.
-    """
-    side = before if len(before) else after
-    level = _nanmedian(side)
-    spread = np.maximum(MAD_TO_SIGMA * _nanmedian(np.abs(side - level)), min_spread)
-    return level, spread
-
-
-def _detect_block(
-    smooth: NDArray[np.float32],
-    series: list[NDArray[np.intp]],
-    starts: NDArray[np.float64],
-    ends: NDArray[np.float64],
-    history: History,
-    min_history: int,
-    z_threshold: float,
-    min_drop: float,
-    min_spread: float,
-) -> NDArray[np.float32]:
-    """(pair, y, x) smoothed coherence -> (3, y, x): event pair index (-1 none), drop, z.
-
-    ``starts``/``ends``: reference/secondary times of every pair, seconds.
-    """
-    _, ny, nx = smooth.shape
-    best_end = np.full((ny, nx), np.inf)
-    best_z = np.full((ny, nx), np.nan, dtype=np.float32)
-    best_pair = np.full((ny, nx), -1, dtype=np.float32)
-    best_drop = np.full((ny, nx), np.nan, dtype=np.float32)
-    for indices in series:
-        for pair in indices:
-            # History: pairs of the series that do not overlap this one in time.
-            before = smooth[[i for i in indices if ends[i] <= starts[pair]]]
-            later = [i for i in indices if starts[i] >= ends[pair]] if history == "all" else []
-            after = smooth[later]
-            if len(before) + len(after) < min_history:
-                continue
-            level, spread = _level_and_spread(before, after, min_spread)
-            drop = level - smooth[pair]
-            z = -drop / spread
-            # The onset is the event: keep the flagged pair that ends first.
-            flagged = (z <= -z_threshold) & (drop >= min_drop) & (ends[pair] < best_end)
-            best_end = np.where(flagged, ends[pair], best_end)
-            best_z = np.where(flagged, z, best_z)
-            best_pair = np.where(flagged, float(pair), best_pair)
-            best_drop = np.where(flagged, drop, best_drop)
-    return np.stack([best_pair, best_drop, best_z]).astype(np.float32)
-
-
-def _change_layers(cube: xr.Dataset, result: da.Array) -> xr.Dataset:
-    """The ``(3, y, x)`` detection result (pair index, drop, z) as the change layers."""
-    pair_index = result[0]
-    out = xr.Dataset(coords={"y": cube["y"], "x": cube["x"]})
-    detected = pair_index >= 0
-    safe = da.where(detected, pair_index, 0).astype(np.int64)
-    starts = cube["reference_time"].values.astype("datetime64[ns]")
-    ends = cube["secondary_time"].values.astype("datetime64[ns]")
-    nat = np.datetime64("NaT", "ns")
-    out["change"] = (("y", "x"), detected)
-    out["change_start"] = (
-        ("y", "x"),
-        da.where(detected, safe.map_blocks(lambda i: starts[i], dtype=starts.dtype), nat),
-    )
-    out["change_end"] = (
-        ("y", "x"),
-        da.where(detected, safe.map_blocks(lambda i: ends[i], dtype=ends.dtype), nat),
-    )
-    out["change_magnitude"] = (("y", "x"), result[1])
-    out["change_zscore"] = (("y", "x"), result[2])
-    out["change_pair"] = (("y", "x"), pair_index.astype(np.int32))
-    out["change_magnitude"].attrs = {
-        "long_name": "drop of coherence below the pixel's median at the event",
-        "units": "1",
-    }
-    out["change_zscore"].attrs = {"long_name": "robust z-score of the event pair", "units": "1"}
-    return out
+def _wide_enough(chunks: tuple[int, ...], halo: int) -> tuple[int, ...]:
+    """``chunks`` with every chunk narrower than ``halo`` merged into its neighbour."""
+    merged: list[int] = []
+    for size in chunks:
+        if merged and (size < halo or merged[-1] < halo):
+            merged[-1] += size
+        else:
+            merged.append(size)
+    return tuple(merged)
 
 
 def detect_changes(
     cube: xr.Dataset,
+    backscatter: xr.DataArray | None = None,
     *,
     history: History = "all",
     min_history: int = 3,
     smooth_px: int = 5,
-    z_threshold: float = 3.0,
-    min_drop: float = 0.15,
+    pool_px: int = 15,
+    window: int = 4,
+    z_threshold: float = 5.0,
+    evidence_z: float = 3.0,
     min_spread: float = 0.03,
+    min_spread_db: float = 0.3,
+    max_events: int = 4,
     tolerance_days: float = 1.0,
 ) -> xr.Dataset:
-    """Loss-of-coherence events of every pixel of a coherence cube (lazy).
+    """Change events of every pixel of a coherence cube (lazy), with backscatter evidence if given.
 
     Args:
         cube: coherence cube (``open_coherence_cube`` / ``predict_coherence``)
             with ``coherence`` on ``(pair, y, x)``.
-        history: ``"all"`` pairs of the series or only ``"past"`` ones.
-        min_history: fewest other pairs a pair is judged against.
+        backscatter: the ``(time, band, y, x)`` linear backscatter the coherence was
+            computed from (``build_cube``, VV and VH, same grid), covering every
+            acquisition of the pairs; None: coherence loss is the only evidence.
+        history: ``"all"`` dates of the series or only ``"past"`` ones.
+        min_history: fewest other pairs a pair's coherence is judged against.
         smooth_px: side of the averaging window in pixels (1 = none).
-        z_threshold: robust deviations below the median that flag a change.
-        min_drop: coherence drop below the median that flags a change.
-        min_spread: floor on the robust spread (coherence units), so steady
-            pixels do not flag tiny wobbles.
+        pool_px: side of the neighbourhood the spreads are pooled over.
+        window: dates averaged on each side of an interval for the backscatter step.
+        z_threshold: combined score that flags an interval.
+        evidence_z: score of one kind of evidence that counts as "fired".
+        min_spread: floor on the coherence spread (coherence units).
+        min_spread_db: floor on the backscatter date-to-date spread (dB).
+        max_events: events kept per pixel (the earliest).
         tolerance_days: baselines are rounded to multiples of this to form series.
 
     Returns:
-        Dataset on ``(y, x)``: ``change`` (bool), ``change_start`` and
-        ``change_end`` (the acquisitions bracketing the event, datetime64,
-        NaT without event), ``change_magnitude`` (coherence drop below the
-        pixel's median), ``change_zscore``, ``change_pair`` (pair id index, -1
-        none); CRS kept.
+        Dataset on ``(y, x)``: ``change`` (bool, any event), ``change_count``; and on
+        ``(event, y, x)``, earliest first: ``event_start``/``event_end`` (datetime64,
+        NaT without event), ``event_kind`` (``KIND_CODES``), ``event_evidence``
+        (bits of ``EVIDENCE_BITS``), ``event_score``, ``event_coherence_drop``,
+        ``event_vv_db``, ``event_vh_db``; CRS kept.
     """
     if "coherence" not in cube:
         raise InputDataError("detect_changes needs a cube with a 'coherence' variable")
+    if history not in ("all", "past"):
+        raise InputDataError(f"history {history!r}: use 'all' or 'past'")
     series = pair_series(cube, tolerance_days)
     if not any(len(s) > min_history for s in series):
         raise InputDataError(
             f"no series of pairs (same orbit and baseline) has more than {min_history} pairs; "
             "change detection needs a history -- process more acquisitions first"
         )
+    tracks = _tracks(cube, tolerance_days)
     coherence = cube["coherence"].data
     if not isinstance(coherence, da.Array):
         coherence = da.from_array(coherence, chunks=(-1, 1024, 1024))
     coherence = coherence.rechunk({0: -1})
-    halo = smooth_px // 2
-    smooth = coherence.map_overlap(
-        _smoothed, depth={0: 0, 1: halo, 2: halo}, boundary="none", dtype=np.float32, size=smooth_px
+    planes = [coherence.astype(np.float32)]
+    date_index: list[np.ndarray | None] = [None] * len(tracks)
+    if backscatter is not None:
+        if tuple(backscatter.shape[-2:]) != tuple(coherence.shape[-2:]):
+            raise InputDataError(
+                f"backscatter grid {backscatter.shape[-2:]} differs from the coherence cube's "
+                f"{coherence.shape[-2:]}; give the cube the coherence was computed from"
+            )
+        indices, band_index = _backscatter_dates(backscatter, tracks)
+        used = np.unique(np.concatenate(indices))
+        date_index = [np.searchsorted(used, i) for i in indices]
+        data = backscatter.data
+        if not isinstance(data, da.Array):
+            data = da.from_array(data, chunks=(1, 1, *coherence.chunks[1:]))
+        data = data[used][:, band_index].astype(np.float32)
+        # (dates, bands, y, x) flattened behind the pairs: one array, one overlap.
+        planes.append(data.reshape((-1, *data.shape[2:])))
+    halo = smooth_px // 2 + pool_px // 2
+    spatial = tuple(_wide_enough(c, halo) for c in coherence.chunks[1:])
+    stacked = da.concatenate(planes, axis=0).rechunk((-1, *spatial))
+    track_times = [
+        TrackTimes(track_series, times.astype(np.float64), dates)
+        for (track_series, times), dates in zip(tracks, date_index, strict=True)
+    ]
+    starts = cube["reference_time"].values.astype("datetime64[s]").astype(np.float64)
+    ends = cube["secondary_time"].values.astype("datetime64[s]").astype(np.float64)
+    layers = 1 + max_events * len(EVENT_FIELDS)
+    result = da.map_overlap(
+        detect_block,
+        stacked,
+        depth={0: 0, 1: halo, 2: halo},
+        boundary="none",
+        trim=False,
+        allow_rechunk=False,
+        dtype=np.float64,
+        chunks=((layers,), *stacked.chunks[1:]),
+        meta=np.empty((0, 0, 0), dtype=np.float64),
+        n_pairs=coherence.shape[0],
+        n_bands=len(EVIDENCE_BANDS) if backscatter is not None else 0,
+        tracks=track_times,
+        starts=starts,
+        ends=ends,
+        halo=halo,
+        settings=DetectionSettings(
+            past_only=history == "past",
+            min_history=min_history,
+            smooth_px=smooth_px,
+            pool_px=pool_px,
+            window=window,
+            z_threshold=z_threshold,
+            evidence_z=evidence_z,
+            min_spread=min_spread,
+            min_spread_db=min_spread_db,
+            max_events=max_events,
+        ),
     )
-    result = smooth.map_blocks(
-        _detect_block,
-        dtype=np.float32,
-        chunks=((3,), *smooth.chunks[1:]),
-        meta=np.empty((0, 0, 0), dtype=np.float32),
-        series=series,
-        starts=cube["reference_time"].values.astype("datetime64[s]").astype(np.float64),
-        ends=cube["secondary_time"].values.astype("datetime64[s]").astype(np.float64),
-        history=history,
-        min_history=min_history,
-        z_threshold=z_threshold,
-        min_drop=min_drop,
-        min_spread=min_spread,
-    )
-    out = _change_layers(cube, result)
+    out = _change_layers(cube, result, max_events)
     out.attrs = {
-        "method": "robust z-score of smoothed coherence per pixel and pair series",
+        "method": "combined robust z-score per interval: coherence loss"
+        + (" and VV/VH backscatter step" if backscatter is not None else " only"),
+        "evidence": "coherence, backscatter" if backscatter is not None else "coherence",
         "history": history,
         "min_history": min_history,
         "smooth_px": smooth_px,
+        "pool_px": pool_px,
+        "window": window,
         "z_threshold": z_threshold,
-        "min_drop": min_drop,
+        "evidence_z": evidence_z,
         "min_spread": min_spread,
+        "min_spread_db": min_spread_db,
+        "event_kinds": ", ".join(f"{code}={name}" for name, code in KIND_CODES.items()),
+        "evidence_bits": ", ".join(f"{bit}={name}" for name, bit in EVIDENCE_BITS.items()),
         "pairs": ",".join(str(p) for p in cube["pair"].values),
     }
     if cube.rio.crs is not None:
         out = out.rio.write_crs(cube.rio.crs)
+    return out
+
+
+_ATTRS = {
+    "event_score": ("combined robust z-score of the event's interval", "1"),
+    "event_coherence_drop": ("coherence drop below the pixel's median at the event", "1"),
+    "event_vv_db": ("VV backscatter step at the event (after minus before)", "dB"),
+    "event_vh_db": ("VH backscatter step at the event (after minus before)", "dB"),
+}
+
+
+def _change_layers(cube: xr.Dataset, result: da.Array, max_events: int) -> xr.Dataset:
+    """The ``detect_block`` layers as a dataset on ``(y, x)`` and ``(event, y, x)``."""
+    out = xr.Dataset(coords={"event": np.arange(max_events), "y": cube["y"], "x": cube["x"]})
+    count = result[0]
+    out["change"] = (("y", "x"), count > 0)
+    out["change_count"] = (("y", "x"), count.astype(np.uint8))
+    fields = result[1:].reshape((max_events, len(EVENT_FIELDS), *result.shape[1:]))
+    for k, name in enumerate(EVENT_FIELDS):
+        values = fields[:, k]
+        if name in ("start", "end"):
+            seconds = da.where(da.isfinite(values), values, 0).astype(np.int64)
+            times = seconds.astype("datetime64[s]").astype("datetime64[ns]")
+            nat = np.datetime64("NaT", "ns")
+            out[f"event_{name}"] = (("event", "y", "x"), da.where(da.isfinite(values), times, nat))
+        elif name in ("kind", "evidence"):
+            out[f"event_{name}"] = (("event", "y", "x"), da.nan_to_num(values).astype(np.uint8))
+        else:
+            out[f"event_{name}"] = (("event", "y", "x"), values.astype(np.float32))
+    for name, (long_name, units) in _ATTRS.items():
+        out[name].attrs = {"long_name": long_name, "units": units}
+    out["event_kind"].attrs = {
+        "long_name": "kind hint of the event",
+        "flag_values": list(KIND_CODES.values()),
+        "flag_meanings": " ".join(KIND_CODES),
+    }
+    out["event_evidence"].attrs = {
+        "long_name": "evidence that fired (bit mask)",
+        "flag_masks": list(EVIDENCE_BITS.values()),
+        "flag_meanings": " ".join(EVIDENCE_BITS),
+    }
     return out

@@ -15,7 +15,14 @@ Only the search (for ``search_scenes(None, ...)``) and the demo import it.
 from .cache import cache_root, default_sample_catalog, rebase_asset_hrefs
 from .change_scoring import score_changes
 from .spec import SampleCatalog, SampleSpec
-from .truth import ChangeTruth, read_change_truth, truth_cube, truth_for_pairs
+from .truth import (
+    ChangeTruth,
+    read_change_truth,
+    sample_spec,
+    true_backscatter,
+    truth_cube,
+    truth_for_pairs,
+)
 from .writer import write_sample_catalog
 
 __all__ = [
@@ -26,7 +33,9 @@ __all__ = [
     "default_sample_catalog",
     "read_change_truth",
     "rebase_asset_hrefs",
+    "sample_spec",
     "score_changes",
+    "true_backscatter",
     "truth_cube",
     "truth_for_pairs",
     "write_sample_catalog",

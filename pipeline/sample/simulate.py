@@ -45,13 +45,26 @@ class SimulatedSample:
     backscatter: NDArray[np.float32]
 
 
-def simulate_sample(spec: SampleSpec) -> SimulatedSample:
-    """Scene, events, field states, misregistration and backscatter of ``spec``."""
+def simulate_ground(
+    spec: SampleSpec,
+) -> tuple[Scene, list[ChangeEvent], list[FieldState], np.random.Generator]:
+    """What the ground of ``spec`` does: scene, events, field state per acquisition.
+
+    A pure function of the spec (the truth's noise-free backscatter is drawn
+    again from it); the generator returned continues the same random stream.
+    """
     rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 0]))
     scene = generate_scene((spec.size_px, spec.size_px), rng, pixel_m=spec.pixel_m)
     days = [d for d, _ in spec.acquisition_days()]
     events = plan_change_events(scene, days[0], days[-1], spec.change_probability, rng)
     states = field_states(scene, days, events, rng)
+    return scene, events, states, rng
+
+
+def simulate_sample(spec: SampleSpec) -> SimulatedSample:
+    """Scene, events, field states, misregistration and backscatter of ``spec``."""
+    scene, events, states, rng = simulate_ground(spec)
+    days = [state.day for state in states]
     offsets = [random_offset(spec.max_misregistration_px, rng) for _ in days]
     log.info(
         "simulating %d acquisitions of %d x %d px (VV+VH)", len(days), spec.size_px, spec.size_px

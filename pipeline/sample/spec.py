@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cohcube.model.physics.change_events import ChangeKind
 
-SAMPLE_FORMAT = 1
+SAMPLE_FORMAT = 2  # 2: the changes truth maps the day each flood receded
 #: True coherence is stored as uint8 steps of this size; 255 = no data.
 TRUTH_SCALE = 0.004
 TRUTH_NODATA = 255

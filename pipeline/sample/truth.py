@@ -1,4 +1,4 @@
-"""The sample catalog's truth as analysis-ready objects: true coherence cubes, change events."""
+"""The sample catalog's truth as analysis-ready objects: true coherence and backscatter, events."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 from numpy.typing import NDArray
 
+from cohcube.model.physics.landcover import POLARIZATIONS, backscatter_map
 from cohcube.pipeline.pairs import acquisitions_of, select_pairs
 from cohcube.pipeline.store.schema import pair_coords
 
-from .spec import TRUTH_NODATA, TRUTH_SCALE, SampleCatalog
+from .simulate import simulate_ground
+from .spec import TRUTH_NODATA, TRUTH_SCALE, SampleCatalog, SampleSpec
 
 
 def _items(path: Path) -> list[pystac.Item]:
@@ -60,12 +62,17 @@ class ChangeTruth:
         kind: (y, x) kind code (0 none), see ``kinds``.
         start: time of the first acquisition.
         kinds: code -> name.
+        recession_day: (y, x) days after ``start`` a flood receded (the field's
+            second event), -1 where none.
+        end: time of the last acquisition.
     """
 
     day: NDArray[np.int16]
     kind: NDArray[np.uint8]
     start: np.datetime64
     kinds: dict[int, str]
+    recession_day: NDArray[np.int16]
+    end: np.datetime64
 
 
 def read_change_truth(catalog: SampleCatalog) -> ChangeTruth:
@@ -76,9 +83,51 @@ def read_change_truth(catalog: SampleCatalog) -> ChangeTruth:
         day = src.read(1)
     with rasterio.open(item["assets"]["change-kind"]["href"]) as src:
         kind = src.read(1)
+    with rasterio.open(item["assets"]["recession-day"]["href"]) as src:
+        recession = src.read(1)
     start = np.datetime64(item["properties"]["start_datetime"].rstrip("Z"), "ns")
+    end = np.datetime64(item["properties"]["end_datetime"].rstrip("Z"), "ns")
     kinds = {int(k): v for k, v in item["properties"]["cohcube:change_kinds"].items()}
-    return ChangeTruth(day=day, kind=kind, start=start, kinds=kinds)
+    return ChangeTruth(day, kind, start, kinds, recession, end)
+
+
+def sample_spec(catalog: SampleCatalog) -> SampleSpec:
+    """The spec a sample catalog was generated from (its manifest)."""
+    fields: dict[str, Any] = json.loads(catalog.manifest.read_text())["spec"]
+    typed: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+    return SampleSpec(**typed)
+
+
+def true_backscatter(catalog: SampleCatalog) -> xr.DataArray:
+    """The simulator's noise-free backscatter of every acquisition: no speckle, no misregistration.
+
+    ``(time, band, y, x)`` linear power, VV and VH, on the sample's grid, times
+    those of the acquisitions; drawn again from the catalog's spec (the ground
+    is a pure function of it), so the truth collection need not store it.
+    """
+    spec = sample_spec(catalog)
+    scene, _, states, _ = simulate_ground(spec)
+    start = np.datetime64(spec.start.rstrip("Z"), "s")
+    times = [start + np.timedelta64(round(state.day * 86400), "s") for state in states]
+    values = np.stack(
+        [
+            np.stack([backscatter_map(scene, state.fields, pol) for pol in POLARIZATIONS])
+            for state in states
+        ]
+    ).astype(np.float32)
+    left, top = spec.origin
+    centres = (np.arange(spec.size_px) + 0.5) * spec.pixel_m
+    data = xr.DataArray(
+        values,
+        dims=("time", "band", "y", "x"),
+        coords={
+            "time": np.array(times, dtype="datetime64[ns]"),
+            "band": list(POLARIZATIONS),
+            "y": top - centres,
+            "x": left + centres,
+        },
+    )
+    return data.rio.write_crs(f"EPSG:{spec.epsg}")
 
 
 def truth_for_pairs(

@@ -1,7 +1,8 @@
 """The sample's truth collection: true VV coherence of every 6/12/24-day pair, and the events.
 
 Pair items hold the simulator's true coherence as uint8 COGs (``TRUTH_SCALE``
-steps); the ``changes`` item maps each changed pixel's event day and kind.
+steps); the ``changes`` item maps each changed pixel's event day and kind, and the day a
+flood receded (a second event of the same field).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 from affine import Affine
 from rasterio.crs import CRS
 
-from cohcube.model.physics.change_events import ChangeEvent, FieldState
+from cohcube.model.physics.change_events import ChangeEvent, ChangeKind, FieldState
 from cohcube.model.physics.landcover import Scene
 from cohcube.model.physics.radiometry import SENTINEL1_IW_NESZ_DB
 from cohcube.model.physics.simulator import true_coherence
@@ -109,12 +110,16 @@ def _changes_item(
     n_fields = len(scene.fields.land_cover)
     day = np.full(n_fields, -1, dtype=np.int16)
     kind = np.zeros(n_fields, dtype=np.uint8)
+    recession = np.full(n_fields, -1, dtype=np.int16)
     for ev in events:
         day[ev.field] = int(np.floor(ev.day))
         kind[ev.field] = CHANGE_KIND_CODES[ev.kind]
+        if ev.kind is ChangeKind.FLOOD:
+            recession[ev.field] = int(np.floor(ev.day + ev.duration_days))
     folder = out_dir / "truth" / "changes"
     write_cog(folder / "change-day.tif", day[scene.field_id], transform, crs, -1)
     write_cog(folder / "change-kind.tif", kind[scene.field_id], transform, crs, 0)
+    write_cog(folder / "recession-day.tif", recession[scene.field_id], transform, crs, -1)
     return {
         "type": "Feature",
         "stac_version": "1.0.0",
@@ -144,6 +149,12 @@ def _changes_item(
                 "title": "Kind of change (see cohcube:change_kinds)",
                 "roles": ["data"],
                 "raster:bands": [{"data_type": "uint8", "nodata": 0}],
+            },
+            "recession-day": {
+                "href": str((folder / "recession-day.tif").resolve()),
+                "title": "Days from the first acquisition to the end of a flood",
+                "roles": ["data"],
+                "raster:bands": [{"data_type": "int16", "nodata": -1}],
             },
         },
     }
