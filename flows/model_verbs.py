@@ -127,6 +127,13 @@ def evaluate(
         typer.Option(help="Model card or .pt (default shipped); repeat with --pairs to compare."),
     ] = None,
     test_scenes: Annotated[int, typer.Option(help="Test scenes per baseline.")] = 40,
+    scenes: Annotated[
+        str,
+        typer.Option(
+            help="Simulated scenes: standard (the training simulator's statistics) or alt "
+            "(another generator, never used in training)."
+        ),
+    ] = "standard",
     pairs: Annotated[
         Path | None,
         typer.Option(
@@ -151,6 +158,7 @@ def evaluate(
     from cohcube.model.learning.card import write_card
     from cohcube.model.learning.evaluation import evaluate as run_evaluation
     from cohcube.model.learning.evaluation import format_report
+    from cohcube.model.learning.training_data import SCENE_KINDS
 
     if pairs is not None:
         _evaluate_pairs(model or [None], pairs, split, cache, json_out)
@@ -158,8 +166,21 @@ def evaluate(
     with user_errors():
         if model is not None and len(model) > 1:
             raise ConfigError("--model once on simulated scenes; compare several with --pairs")
+        if scenes not in SCENE_KINDS:
+            raise ConfigError(f"--scenes {scenes!r}: use one of {list(SCENE_KINDS)}")
+        if record and scenes != "standard":
+            raise ConfigError(
+                "--record stores the standard held-out figures the card is guarded by; "
+                "score --scenes alt without --record (keep its report with --json)"
+            )
         card_path, loaded, trained = _trained_model(model[0] if model else None)
-        report = run_evaluation(loaded, trained.data, trained.seed, test_scenes=test_scenes)
+        report = run_evaluation(
+            loaded,
+            trained.data,
+            trained.seed,
+            test_scenes=test_scenes,
+            scenes=scenes,
+        )
         report["command"] = command_line()
     typer.echo(format_report(report))
     if json_out is not None:

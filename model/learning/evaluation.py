@@ -22,7 +22,7 @@ from cohcube.model.physics.radiometry import db_to_linear
 from .artefact import CoherenceModel
 from .card import ONE_SIGMA
 from .config import DataConfig
-from .training_data import PatchSet, simulate_patches
+from .training_data import PatchSet, SceneKind, simulate_patches
 
 log = logging.getLogger(__name__)
 
@@ -72,11 +72,18 @@ def model_maps(
 
 
 def _whole_scenes(
-    data: DataConfig, split: str, n_scenes: int, seed: int, baseline_days: float
+    data: DataConfig,
+    split: str,
+    n_scenes: int,
+    seed: int,
+    baseline_days: float,
+    scenes: SceneKind = "standard",
 ) -> PatchSet:
     """``n_scenes`` scenes of ``split``, each one whole patch (scoring needs no cutting)."""
     whole = data.model_copy(update={"patch_px": data.scene_px})
-    return simulate_patches(whole, split, n_scenes, seed, baseline_days=baseline_days)
+    return simulate_patches(
+        whole, split, n_scenes, seed, baseline_days=baseline_days, scenes=scenes
+    )
 
 
 def calibrate_baselines(
@@ -120,6 +127,7 @@ def evaluate(
     baselines_days: Sequence[float] = (6.0, 12.0, 24.0, 36.0),
     test_scenes: int = 40,
     validation_scenes: int = 20,
+    scenes: SceneKind = "standard",
 ) -> dict[str, Any]:
     """Score ``model`` and the intensity baseline on held-out scenes.
 
@@ -131,11 +139,16 @@ def evaluate(
         baselines_days: temporal baselines to test.
         test_scenes: scenes per baseline.
         validation_scenes: 12-day validation scenes that pick the baseline window.
+        scenes: ``standard`` (the training simulator's statistics) or ``alt``
+            (``physics.alt_scenes``: ground no model was trained on); the baseline
+            window is picked on validation scenes of the same kind.
 
     Returns:
         A JSON-ready report.
     """
-    validation = _whole_scenes(data, "validation", validation_scenes, seed, data.baseline_days)
+    validation = _whole_scenes(
+        data, "validation", validation_scenes, seed, data.baseline_days, scenes
+    )
     window, window_rmse = choose_baseline_window(validation)
     log.info(
         "intensity baseline window: %d px (validation RMSE %s)",
@@ -144,7 +157,7 @@ def evaluate(
     )
     results = []
     for days in baselines_days:
-        test = _whole_scenes(data, "test", test_scenes, seed, days)
+        test = _whole_scenes(data, "test", test_scenes, seed, days, scenes)
         coherence, sigma = model_maps(model, test, days)
         baseline = baseline_maps(test, window)
         entry: dict[str, Any] = {"baseline_days": float(days), "pixels": int(test.truth.size)}
@@ -182,6 +195,7 @@ def evaluate(
     return {
         "model": {"name": model.name, "sha256": model.sha256},
         "seed": seed,
+        "scenes": scenes,
         "test_scenes_per_baseline": test_scenes,
         "scene_px": data.scene_px,
         "intensity_window_px": window,
@@ -198,8 +212,9 @@ def format_report(report: dict[str, Any]) -> str:
     """The report as plain-text tables."""
     lines = [
         f"model {report['model']['name']} ({report['model']['sha256'][:12]}), "
-        f"{report['test_scenes_per_baseline']} test scenes of {report['scene_px']} px per "
-        f"baseline, intensity baseline window {report['intensity_window_px']} px",
+        f"{report['test_scenes_per_baseline']} {report.get('scenes', 'standard')} test scenes "
+        f"of {report['scene_px']} px per baseline, intensity baseline window "
+        f"{report['intensity_window_px']} px",
         "",
         f"{'days':>4} {'estimator':<10} {'reference':<7} {'RMSE':>6} {'MAE':>6} {'bias':>7} "
         f"{'R2':>6}",

@@ -17,11 +17,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from cohcube.model.physics.alt_scenes import simulate_alt_pair
 from cohcube.model.physics.estimators import debias_coherence
 from cohcube.model.physics.landcover import POLARIZATIONS
 from cohcube.model.physics.radiometry import linear_to_db
@@ -34,6 +35,9 @@ from .preprocessing import InputContract, scale_db
 log = logging.getLogger(__name__)
 
 SPLITS = {"train": 0, "validation": 1, "test": 2}
+#: Scene generators: the training simulator, or the alternative one (evaluation only).
+SceneKind = Literal["standard", "alt"]
+SCENE_KINDS: tuple[SceneKind, ...] = ("standard", "alt")
 
 
 @dataclass
@@ -125,7 +129,22 @@ def map_scenes(
 
 def _simulate_scene(args: SceneJob) -> PatchSet:
     data, baseline_days, seed = args
-    pair = scene_pair(data, baseline_days, seed)
+    return _patches(scene_pair(data, baseline_days, seed), data)
+
+
+def _simulate_alt_scene(args: SceneJob) -> PatchSet:
+    data, baseline_days, seed = args
+    pair = simulate_alt_pair(
+        (data.scene_px, data.scene_px),
+        baseline_days,
+        seed=seed,
+        change_probability=data.change_probability,
+    )
+    return _patches(pair, data)
+
+
+def _patches(pair: SimulatedPair, data: DataConfig) -> PatchSet:
+    """A pair cut into ``data.patch_px`` patches."""
     p = data.patch_px
     n = data.scene_px // p
 
@@ -159,7 +178,9 @@ def concatenate(parts: Sequence[PatchSet]) -> PatchSet:
     )
 
 
-def _cache_key(data: DataConfig, split: str, n_scenes: int, baseline_days: float, seed: int) -> str:
+def _cache_key(
+    data: DataConfig, split: str, n_scenes: int, baseline_days: float, seed: int, scenes: str
+) -> str:
     fields = data.model_dump(
         exclude={
             "workers",
@@ -178,6 +199,7 @@ def _cache_key(data: DataConfig, split: str, n_scenes: int, baseline_days: float
         "baseline": baseline_days,
         "seed": seed,
         "format": 1,
+        **({"scenes": scenes} if scenes != "standard" else {}),
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -190,6 +212,7 @@ def simulate_patches(
     *,
     baseline_days: float | None = None,
     cache_dir: Path | None = None,
+    scenes: SceneKind = "standard",
 ) -> PatchSet:
     """Simulate ``n_scenes`` scenes of ``split`` and cut them into patches.
 
@@ -200,17 +223,20 @@ def simulate_patches(
         seed: run seed.
         baseline_days: temporal baseline (default ``data.baseline_days``).
         cache_dir: folder for an ``.npz`` cache keyed by all of the above.
+        scenes: ``standard`` (the training simulator) or ``alt`` (the alternative
+            generator of ``physics.alt_scenes``, for evaluation only).
     """
     baseline = float(baseline_days if baseline_days is not None else data.baseline_days)
     path = None
     if cache_dir is not None:
-        key = _cache_key(data, split, n_scenes, baseline, seed)
+        key = _cache_key(data, split, n_scenes, baseline, seed, scenes)
         path = cache_dir / f"{split}-{baseline:g}d-{key}.npz"
         if path.exists():
             with np.load(path) as stored:
                 return PatchSet(**{k: stored[k] for k in stored.files})
-    log.info("simulating %d %s scenes (%g-day pairs)", n_scenes, split, baseline)
-    patches = concatenate(map_scenes(_simulate_scene, data, split, n_scenes, seed, baseline))
+    log.info("simulating %d %s %s scenes (%g-day pairs)", n_scenes, scenes, split, baseline)
+    simulate = _simulate_alt_scene if scenes == "alt" else _simulate_scene
+    patches = concatenate(map_scenes(simulate, data, split, n_scenes, seed, baseline))
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")

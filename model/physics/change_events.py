@@ -16,7 +16,7 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
-from .landcover import CLASS_PHYSICS, FieldParameters, LandCover, Scene
+from .landcover import FieldParameters, LandCover, Scene
 
 
 class ChangeKind(StrEnum):
@@ -130,7 +130,7 @@ def field_states(
     epoch = np.zeros(len(current.land_cover), dtype=np.int32)
     steps = _transitions(events)
     jitter_sd = np.array(
-        [CLASS_PHYSICS[LandCover(c)].acquisition_jitter_db for c in range(len(LandCover))]
+        [scene.physics[LandCover(c)].acquisition_jitter_db for c in range(len(LandCover))]
     )
     states: list[FieldState] = []
     k = 0
@@ -141,7 +141,7 @@ def field_states(
             if new_class is LandCover.WATER:
                 pre_flood[field] = LandCover(int(current.land_cover[field]))
             target = new_class if new_class is not None else pre_flood.pop(field)
-            current.redraw(np.array([field]), target, rng)
+            current.redraw(np.array([field]), target, rng, scene.physics)
             epoch[field] += 1
         snapshot = current.copy()
         # One draw per field for both polarisations: moisture or wind moves them together.

@@ -9,7 +9,8 @@ spatially correlated texture field adds variation inside fields.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from enum import IntEnum
 
 import numpy as np
@@ -54,6 +55,9 @@ class ClassPhysics:
     texture_db: float
     acquisition_jitter_db: float
 
+
+#: A class table: the radar parameter distributions of every class.
+ClassTable = Mapping[LandCover, ClassPhysics]
 
 CLASS_PHYSICS: dict[LandCover, ClassPhysics] = {
     LandCover.WATER: ClassPhysics((-21.0, 2.5), (-7.0, 1.0), (0.5, 60.0), (0.5, 0.3), 0.5, 2.0),
@@ -119,10 +123,14 @@ class FieldParameters:
         )
 
     def redraw(
-        self, fields: NDArray[np.intp], land_cover: LandCover, rng: np.random.Generator
+        self,
+        fields: NDArray[np.intp],
+        land_cover: LandCover,
+        rng: np.random.Generator,
+        physics: ClassTable | None = None,
     ) -> None:
-        """Give ``fields`` the class ``land_cover`` with freshly drawn parameters."""
-        fresh = draw_field_parameters(np.full(len(fields), land_cover, dtype=np.int8), rng)
+        """Give ``fields`` the class ``land_cover``, parameters drawn afresh from ``physics``."""
+        fresh = draw_field_parameters(np.full(len(fields), land_cover, dtype=np.int8), rng, physics)
         self.land_cover[fields] = fresh.land_cover
         self.sigma0_db[fields] = fresh.sigma0_db
         self.gamma_inf[fields] = fresh.gamma_inf
@@ -139,12 +147,15 @@ class Scene:
         texture: unit-variance Gaussian field, ``(ny, nx)`` float32; the
             multiplicative texture of a pixel is lognormal with its class's spread.
         pixel_m: pixel size, metres.
+        physics: the class table the scene's fields are drawn from (texture
+            spread, acquisition jitter, and the parameters of fields a change redraws).
     """
 
     field_id: NDArray[np.int32]
     fields: FieldParameters
     texture: NDArray[np.float32]
     pixel_m: float = 10.0
+    physics: ClassTable = field(default_factory=lambda: CLASS_PHYSICS)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -157,6 +168,7 @@ class Scene:
             fields=self.fields,
             texture=self.texture[rows, cols],
             pixel_m=self.pixel_m,
+            physics=self.physics,
         )
 
     def land_cover_map(self, fields: FieldParameters | None = None) -> NDArray[np.int8]:
@@ -165,14 +177,15 @@ class Scene:
 
 
 def draw_field_parameters(
-    land_cover: NDArray[np.int8], rng: np.random.Generator
+    land_cover: NDArray[np.int8], rng: np.random.Generator, physics: ClassTable | None = None
 ) -> FieldParameters:
-    """Draw per-field parameters from each field's class distribution."""
+    """Draw per-field parameters from each field's class distribution in ``physics``
+    (default ``CLASS_PHYSICS``)."""
     n = len(land_cover)
     sigma0_db = np.empty((n, 2))
     gamma_inf = np.empty(n)
     tau = np.empty(n)
-    for cls, phys in CLASS_PHYSICS.items():
+    for cls, phys in (physics or CLASS_PHYSICS).items():
         idx = np.flatnonzero(land_cover == cls)
         if idx.size == 0:
             continue
@@ -193,7 +206,7 @@ def backscatter_map(
     ``10 ** (texture_db * G / 10)`` with the scene's unit Gaussian field ``G``.
     """
     channel = POLARIZATIONS.index(polarization)
-    texture_db = np.array([CLASS_PHYSICS[LandCover(c)].texture_db for c in range(len(LandCover))])
+    texture_db = np.array([scene.physics[LandCover(c)].texture_db for c in range(len(LandCover))])
     pixel_db = (
         fields.sigma0_db[:, channel][scene.field_id]
         + texture_db[fields.land_cover][scene.field_id] * scene.texture
@@ -212,6 +225,10 @@ def _voronoi_labels(
     return np.asarray(label, dtype=np.int32).reshape(shape)
 
 
+#: Draws the field id of every pixel: ``(shape, rng) -> (ny, nx)`` int32 labels.
+FieldLayout = Callable[[tuple[int, int], np.random.Generator], NDArray[np.int32]]
+
+
 def generate_scene(
     shape: tuple[int, int],
     rng: np.random.Generator,
@@ -220,39 +237,53 @@ def generate_scene(
     landscape_size_px: float = 160.0,
     texture_correlation_px: float = 1.5,
     pixel_m: float = 10.0,
+    physics: ClassTable | None = None,
+    landscapes: Mapping[str, Mapping[LandCover, float]] | None = None,
+    landscape_weights: Mapping[str, float] | None = None,
+    field_layout: FieldLayout | None = None,
 ) -> Scene:
     """Generate a land-cover scene.
 
     Args:
         shape: ``(ny, nx)`` in GRD pixels.
         rng: random generator (the scene is a pure function of its state).
-        field_size_px: typical field side, pixels.
+        field_size_px: typical field side, pixels (Voronoi fields).
         landscape_size_px: typical side of a landscape (town, forest, ...), pixels.
         texture_correlation_px: correlation length of the texture, pixels.
         pixel_m: pixel size in metres.
+        physics: class table (default ``CLASS_PHYSICS``).
+        landscapes: class odds per landscape type (default ``LANDSCAPES``).
+        landscape_weights: odds of each landscape type (default ``LANDSCAPE_WEIGHTS``).
+        field_layout: draws the fields (default: Voronoi parcels of ``field_size_px``).
     """
+    physics = physics or CLASS_PHYSICS
+    landscapes = landscapes or LANDSCAPES
+    landscape_weights = landscape_weights or LANDSCAPE_WEIGHTS
     landscape = _voronoi_labels(shape, landscape_size_px, rng)
-    field_id = _voronoi_labels(shape, field_size_px, rng)
+    if field_layout is None:
+        field_id = _voronoi_labels(shape, field_size_px, rng)
+    else:
+        field_id = field_layout(shape, rng)
     n_fields = int(field_id.max()) + 1
     # A field belongs to the landscape under its first pixel in raster order.
     present, first_pixel = np.unique(field_id.ravel(), return_index=True)
     field_landscape = np.zeros(n_fields, dtype=np.int64)
     field_landscape[present] = landscape.ravel()[first_pixel]
     n_landscapes = int(landscape.max()) + 1
-    names = list(LANDSCAPE_WEIGHTS)
-    kinds = rng.choice(len(names), size=n_landscapes, p=np.array(list(LANDSCAPE_WEIGHTS.values())))
+    names = list(landscape_weights)
+    kinds = rng.choice(len(names), size=n_landscapes, p=np.array(list(landscape_weights.values())))
     field_kind = kinds[field_landscape]
     land_cover = np.zeros(n_fields, dtype=np.int8)
     for k, name in enumerate(names):
         idx = np.flatnonzero(field_kind == k)
-        probs = LANDSCAPES[name]
+        probs = landscapes[name]
         land_cover[idx] = rng.choice(list(probs), size=idx.size, p=np.array(list(probs.values())))
     # Fields with no pixel (possible for Voronoi seeds) are harmless: never indexed.
-    fields = draw_field_parameters(land_cover, rng)
+    fields = draw_field_parameters(land_cover, rng, physics)
     noise = rng.standard_normal(shape)
     smooth = ndimage.gaussian_filter(noise, texture_correlation_px, mode="wrap")
     texture = (smooth / smooth.std()).astype(np.float32)
-    return Scene(field_id=field_id, fields=fields, texture=texture, pixel_m=pixel_m)
+    return Scene(field_id, fields, texture, pixel_m, physics)
 
 
 def homogeneous_scene(

@@ -193,6 +193,7 @@ def simulate_pair(
     change_probability: float = 0.1,
     scene: Scene | None = None,
     geometry: SensorGeometry | None = None,
+    misregistration_px: tuple[float, float] | None = None,
 ) -> SimulatedPair:
     """Simulate one pair of detected acquisitions ``baseline_days`` apart.
 
@@ -206,6 +207,8 @@ def simulate_pair(
         change_probability: chance that an eligible field changes between dates.
         scene: ground to use (default: a fresh ``generate_scene``).
         geometry: sensor geometry (default Sentinel-1 IW).
+        misregistration_px: the secondary's ``(dy, dx)`` shift (default: drawn by
+            ``random_offset`` up to ``max_misregistration_px``).
     """
     if baseline_days <= 0:
         raise ValueError(f"baseline_days must be > 0, got {baseline_days}")
@@ -213,7 +216,12 @@ def simulate_pair(
     geometry = geometry or SensorGeometry()
     scene = scene or generate_scene(shape, rng, pixel_m=geometry.grd_pixel_m)
     events = plan_change_events(scene, 0.0, baseline_days, change_probability, rng)
-    offsets = [(0.0, 0.0), random_offset(max_misregistration_px, rng)]
+    shift = (
+        misregistration_px
+        if misregistration_px is not None
+        else random_offset(max_misregistration_px, rng)
+    )
+    offsets = [(0.0, 0.0), shift]
     first, second = simulate_series(
         scene,
         (0.0, baseline_days),

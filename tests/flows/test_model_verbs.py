@@ -46,6 +46,30 @@ def test_train_export_evaluate(run_cohcube: Run, tmp_path: Path) -> None:
     assert [r["baseline_days"] for r in report["results"]] == [6.0, 12.0, 24.0, 36.0]
     assert "RMSE" in evaluated.stdout
     assert json.loads(model.with_suffix(".json").read_text())["metrics"]["results"]
+    alt_path = tmp_path / "alt.json"
+    alt = run_cohcube(
+        "evaluate",
+        "--model",
+        str(model),
+        "--test-scenes",
+        "2",
+        "--scenes",
+        "alt",
+        "--json",
+        str(alt_path),
+    )
+    assert "2 alt test scenes" in alt.stdout
+    alt_report = json.loads(alt_path.read_text())
+    assert alt_report["scenes"] == "alt"
+    # Other ground: other figures than the standard scenes'.
+    assert (
+        alt_report["results"][1]["model"]["vs_truth"] != report["results"][1]["model"]["vs_truth"]
+    )
+    kept = run_cohcube(
+        "evaluate", "--model", str(model), "--scenes", "alt", "--record", check=False
+    )
+    assert kept.returncode == 2
+    assert "--record stores the standard held-out figures" in kept.stderr
     calibrated = run_cohcube(
         "calibrate", "--model", str(model), "--baseline", "24", "--baseline", "6", "--scenes", "2"
     )
