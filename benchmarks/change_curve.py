@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from pathlib import Path
 from typing import Any
 
 import dask
 import numpy as np
+from common import cpu_description
 
 from cohcube.flows.changes_job import cube_grid
 from cohcube.pipeline.changes import detect_changes
@@ -70,7 +70,7 @@ def main() -> None:
     true_cube = cube[["coherence"]].assign(
         coherence=(("pair", "y", "x"), np.stack([m for m in maps if m is not None]))
     )
-    print(f"{platform.processor() or platform.machine()}; {cube.sizes['pair']} pairs", flush=True)
+    print(f"{cpu_description()}; {cube.sizes['pair']} pairs", flush=True)
     rows = []
     with dask.config.set(scheduler="threads"):
         observed = backscatter.compute()  # read once, scored at every threshold

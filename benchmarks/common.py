@@ -66,3 +66,17 @@ def timed(label: str, results: dict[str, float]) -> Iterator[None]:
     start = time.perf_counter()
     yield
     results[label] = time.perf_counter() - start
+
+
+def cpu_description() -> str:
+    """``'AMD EPYC (avx512_bf16), 2 cores'``: the CPU model and its reduced-precision flags."""
+    name, flags = "unknown CPU", set()
+    with suppress(OSError):
+        for line in open("/proc/cpuinfo").read().splitlines():  # noqa: SIM115
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and name == "unknown CPU":
+                name = value.strip()
+            elif key.strip() == "flags" and not flags:
+                flags = set(value.split())
+    native = sorted(flags & {"amx_bf16", "amx_tile", "avx512_bf16", "avx512f", "avx2"})
+    return f"{name} ({', '.join(native) or 'no AVX2'}), {os.cpu_count()} cores"
