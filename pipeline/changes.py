@@ -121,6 +121,18 @@ def _backscatter_dates(
     return indices, [bands.index(b) for b in EVIDENCE_BANDS]
 
 
+def _same_grid(backscatter: xr.DataArray, cube: xr.Dataset) -> bool:
+    """Whether the backscatter's pixels are the cube's (same x/y centres to 1 % of a pixel)."""
+    for axis in ("x", "y"):
+        ours, theirs = cube[axis].values, backscatter[axis].values
+        if ours.shape != theirs.shape:
+            return False
+        step = abs(float(ours[1] - ours[0])) if len(ours) > 1 else 1.0
+        if not np.allclose(ours, theirs, rtol=0.0, atol=0.01 * step):
+            return False
+    return True
+
+
 def _wide_enough(chunks: tuple[int, ...], halo: int) -> tuple[int, ...]:
     """``chunks`` with every chunk narrower than ``halo`` merged into its neighbour."""
     merged: list[int] = []
@@ -193,10 +205,11 @@ def detect_changes(
     planes = [coherence.astype(np.float32)]
     date_index: list[np.ndarray | None] = [None] * len(tracks)
     if backscatter is not None:
-        if tuple(backscatter.shape[-2:]) != tuple(coherence.shape[-2:]):
+        if not _same_grid(backscatter, cube):
             raise InputDataError(
-                f"backscatter grid {backscatter.shape[-2:]} differs from the coherence cube's "
-                f"{coherence.shape[-2:]}; give the cube the coherence was computed from"
+                f"backscatter grid {dict(backscatter.sizes)} differs from the coherence cube's "
+                f"{dict(cube.sizes)} (shape or x/y coordinates); give the cube the coherence "
+                "was computed from"
             )
         indices, band_index = _backscatter_dates(backscatter, tracks)
         used = np.unique(np.concatenate(indices))

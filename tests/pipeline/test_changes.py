@@ -155,6 +155,8 @@ def test_nan_pixels_stay_unflagged_and_bad_inputs_are_refused() -> None:
         detect_changes(cube, backscatter.sel(band=["VV"]))
     with pytest.raises(InputDataError, match="grid"):
         detect_changes(cube, backscatter.isel(x=slice(0, 20)))
+    with pytest.raises(InputDataError, match="grid"):  # same shape, shifted by 5 px
+        detect_changes(cube, backscatter.assign_coords(x=backscatter.x + 50.0))
 
 
 def test_series_split_by_baseline_and_orbit() -> None:
