@@ -65,10 +65,22 @@ def demo(
         typer.echo(f"  {name:<26} {value:.3f}")
     found = summary["change_detection"]
     typer.echo(
-        f"change events found   {found['detection_rate']:.0%} of {found['events']} "
-        f"({found['observable_detection_rate']:.0%} of those with coherence to lose), "
-        f"false alarms {found['false_alarm_rate']:.1%}"
+        f"change events found  {found['detection_rate']:.0%} of {found['events']} at "
+        f"{found['false_alarm_rate']:.1%} false alarms ({found['evidence']})"
     )
+    kinds = ", ".join(f"{k} {v:.0%}" for k, v in found["detection_by_kind"].items())
+    typer.echo(f"  per kind           {kinds}")
+    alone = found["coherence_only"]
+    typer.echo(
+        f"  coherence alone    {alone['detection_rate']:.0%} at "
+        f"{alone['false_alarm_rate']:.1%} false alarms"
+    )
+    ceiling = found.get("ceiling_true_coherence_and_backscatter")
+    if ceiling is not None:
+        typer.echo(
+            f"  ceiling (truth)    {ceiling['detection_rate']:.0%} at "
+            f"{ceiling['false_alarm_rate']:.1%} false alarms"
+        )
     typer.echo(f"total time           {summary['total_s']:.0f} s")
     typer.echo(
         f"cube: {summary['outputs']['cube']}  STAC: {summary['outputs']['stac']}\n"

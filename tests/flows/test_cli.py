@@ -36,6 +36,25 @@ def test_demo_runs_the_whole_job(run_cohcube: Run, tmp_path: Path, tiny_artefact
         256,
     )
     assert "RMSE vs true coherence" in result.stdout
+    changes = summary["change_detection"]
+    assert changes["events"] > 0
+    assert set(changes["detection_by_kind"]) <= {
+        "harvest",
+        "flood",
+        "flood recession",
+        "construction",
+    }
+    for score in (
+        changes,
+        changes["coherence_only"],
+        changes["ceiling_true_coherence_and_backscatter"],
+    ):
+        assert 0 <= score["detection_rate"] <= 1
+        assert 0 <= score["false_alarm_rate"] <= 1
+    # Both kinds of evidence find more than coherence alone.
+    assert changes["detection_rate"] > changes["coherence_only"]["detection_rate"]
+    assert "per kind" in result.stdout
+    assert "ceiling (truth)" in result.stdout
     (item,) = pystac.read_file(summary["outputs"]["stac"]).get_items()  # type: ignore[attr-defined]
     assert item.properties["cohcube:pairs"] == 12
     assert "cohcube.flows.demo" in result.stderr  # logs go to stderr
