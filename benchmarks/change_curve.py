@@ -43,6 +43,7 @@ from cohcube.pipeline.store.zarr_cube import open_coherence_cube
 def _row(score: dict[str, Any]) -> dict[str, Any]:
     return {
         "found": round(score["detection_rate"], 3),
+        "dated_at_peak": round(score["dated_at_peak_rate"], 3),
         "false_alarms": round(score["false_alarm_rate"], 4),
         "median_span_days": score["median_event_span_days"],
         "by_kind": {k: v["rate"] for k, v in score["detection_by_kind"].items()},

@@ -34,6 +34,8 @@ GEOTIFF_BANDS = (
     "change_count",
     "event_start_days",
     "event_end_days",
+    "event_peak_start_days",
+    "event_peak_end_days",
     "event_kind",
     "event_evidence",
     "event_score",
@@ -62,7 +64,8 @@ def write_change_layer(changes: xr.Dataset, out: Path, overwrite: bool = False) 
 
     The GeoTIFF bands (``GEOTIFF_BANDS``, also their descriptions) describe each
     pixel's first event (the Zarr store holds all of them): the number of events,
-    start and end in days since 1970-01-01 (NaN without event), kind and evidence
+    start and end of its span and of its peak interval in days since 1970-01-01
+    (NaN without event), kind and evidence
     codes (0 without event), score, coherence drop, VV and VH steps in dB.
     """
     _make_room(out, overwrite)
@@ -72,10 +75,10 @@ def write_change_layer(changes: xr.Dataset, out: Path, overwrite: bool = False) 
     epoch = np.datetime64("1970-01-01", "ns")
     first = changes.isel(event=0, drop=True)
     bands = [changes["change_count"].astype(np.float32)]
-    for name in ("event_start", "event_end"):
+    for name in ("event_start", "event_end", "event_peak_start", "event_peak_end"):
         days = (first[name] - epoch) / np.timedelta64(1, "D")
         bands.append(days.astype(np.float32))
-    bands += [first[name].astype(np.float32) for name in GEOTIFF_BANDS[3:]]
+    bands += [first[name].astype(np.float32) for name in GEOTIFF_BANDS[5:]]
     stacked = xr.concat(bands, dim="band").assign_coords(band=list(GEOTIFF_BANDS))
     stacked = stacked.rio.write_crs(changes.rio.crs).rio.write_nodata(np.nan)
     stacked.attrs = {}  # the first band's attributes would describe every band

@@ -245,6 +245,7 @@ def _scores(
 def _change_summary(score: dict[str, Any]) -> dict[str, Any]:
     return {
         "detection_rate": round(score["detection_rate"], 3),
+        "dated_at_peak_rate": round(score["dated_at_peak_rate"], 3),
         "false_alarm_rate": round(score["false_alarm_rate"], 4),
         "detection_by_kind": {k: v["rate"] for k, v in score["detection_by_kind"].items()},
     }

@@ -25,7 +25,18 @@ KIND_CODES = {"darkening": 1, "brightening": 2, "decorrelation": 3}
 #: ``event_evidence`` bits.
 EVIDENCE_BITS = {"coherence": 1, "vv": 2, "vh": 4}
 #: Per-event layers of ``detect_block``'s output, in order.
-EVENT_FIELDS = ("start", "end", "kind", "evidence", "score", "coherence_drop", "vv_db", "vh_db")
+EVENT_FIELDS = (
+    "start",
+    "end",
+    "peak_start",
+    "peak_end",
+    "kind",
+    "evidence",
+    "score",
+    "coherence_drop",
+    "vv_db",
+    "vh_db",
+)
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,8 @@ class _EventSlots:
         fields = (
             times[first[rows, cols]],
             times[last + 1],
+            times[j],
+            times[j + 1],
             evidence.kind[j, rows, cols],
             evidence.bits[j, rows, cols],
             evidence.score[j, rows, cols],

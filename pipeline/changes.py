@@ -20,12 +20,13 @@ series, is measured and recorded in docs/accuracy.md beside the operating
 curve for other thresholds.
 
 Consecutive flagged intervals form one event unless the backscatter step
-changes sign (a flood's onset darkens, its recession brightens: two events);
-an event is placed at its highest-scoring interval. Per event: the interval
-(``event_start``/``event_end``: the acquisitions bracketing it), a kind hint
-(darkening / brightening / decorrelation), the score, the coherence drop and
-the VV/VH steps in dB, and which evidence fired (a term of at least
-``evidence_z``, or the largest term).
+changes sign (a flood's onset darkens, its recession brightens: two events).
+Per event: its span (``event_start``/``event_end``: the acquisitions
+bracketing its flagged intervals, where the change surely lies), its peak
+(``event_peak_start``/``event_peak_end``: the highest-scoring interval, the
+best single guess), and at the peak a kind hint (darkening / brightening /
+decorrelation), the score, the coherence drop and the VV/VH steps in dB, and
+which evidence fired (a term of at least ``evidence_z``, or the largest term).
 
 ``history="all"`` judges every date by the pixel's whole series (archive
 analysis); ``history="past"`` only by what came before it (monitoring: the
@@ -182,9 +183,10 @@ def detect_changes(
 
     Returns:
         Dataset on ``(y, x)``: ``change`` (bool, any event), ``change_count``; and on
-        ``(event, y, x)``, earliest first: ``event_start``/``event_end`` (datetime64,
-        NaT without event), ``event_kind`` (``KIND_CODES``), ``event_evidence``
-        (bits of ``EVIDENCE_BITS``), ``event_score``, ``event_coherence_drop``,
+        ``(event, y, x)``, earliest first: ``event_start``/``event_end`` and
+        ``event_peak_start``/``event_peak_end`` (datetime64, NaT without event),
+        ``event_kind`` (``KIND_CODES``), ``event_evidence`` (bits of
+        ``EVIDENCE_BITS``), ``event_score``, ``event_coherence_drop``,
         ``event_vv_db``, ``event_vh_db``; CRS kept.
     """
     if "coherence" not in cube:
@@ -299,7 +301,7 @@ def _change_layers(cube: xr.Dataset, result: da.Array, max_events: int) -> xr.Da
     fields = result[1:].reshape((max_events, len(EVENT_FIELDS), *result.shape[1:]))
     for k, name in enumerate(EVENT_FIELDS):
         values = fields[:, k]
-        if name in ("start", "end"):
+        if name in ("start", "end", "peak_start", "peak_end"):
             seconds = da.where(da.isfinite(values), values, 0).astype(np.int64)
             times = seconds.astype("datetime64[s]").astype("datetime64[ns]")
             nat = np.datetime64("NaT", "ns")

@@ -81,8 +81,9 @@ def score_changes(
     """Detection rate (events found, also per kind) and false-alarm rate (unchanged pixels flagged).
 
     An event is found when at least ``min_share`` of its pixels carry a detected
-    event whose interval (``event_start`` .. ``event_end``) brackets its day; a
-    false alarm is any detected event on a pixel whose field never changed.
+    event whose span (``event_start`` .. ``event_end``) brackets its day, and
+    *dated at its peak* when their peak interval does (``dated_at_peak_rate``);
+    a false alarm is any detected event on a pixel whose field never changed.
 
     Args:
         changes: output of ``detect_changes`` on the sample's grid.
@@ -102,18 +103,25 @@ def score_changes(
     one_day = np.timedelta64(1, "D")
     start_day = (changes["event_start"].values - truth.start) / one_day  # (event, y, x)
     end_day = (changes["event_end"].values - truth.start) / one_day
+    peak_start = (changes["event_peak_start"].values - truth.start) / one_day
+    peak_end = (changes["event_peak_end"].values - truth.start) / one_day
     if true_coherence is not None:
         values = np.asarray(true_coherence.values, dtype=np.float32)
         starts = (true_coherence["reference_time"].values - truth.start) / one_day
         ends = (true_coherence["secondary_time"].values - truth.start) / one_day
     by_kind: dict[str, list[int]] = {}
     observable = [0, 0]
+    dated = 0
     events = _truth_events(truth)
     for name, day, box, pixels in events:
         # The truth stores floor(day); the event lies in [day, day + 1).
         starts_in, ends_in = start_day[:, box[0], box[1]], end_day[:, box[0], box[1]]
         in_window = (starts_in[:, pixels] <= day + 1) & (ends_in[:, pixels] >= day)
         hit = bool(in_window.any(axis=0).mean() >= min_share)
+        at_peak = (peak_start[:, box[0], box[1]][:, pixels] <= day + 1) & (
+            peak_end[:, box[0], box[1]][:, pixels] >= day
+        )
+        dated += bool(at_peak.any(axis=0).mean() >= min_share)
         tally = by_kind.setdefault(name, [0, 0])
         tally[0] += hit
         tally[1] += 1
@@ -138,6 +146,7 @@ def score_changes(
         "events": len(events),
         "events_found": found,
         "detection_rate": found / len(events) if events else float("nan"),
+        "dated_at_peak_rate": dated / len(events) if events else float("nan"),
         "false_alarm_rate": float(flagged[unchanged].mean()),
         "unchanged_pixels": int(unchanged.sum()),
         "detection_by_kind": {

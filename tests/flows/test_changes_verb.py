@@ -39,7 +39,11 @@ def test_changes_verb_writes_geotiff_and_zarr(
         assert src.count == len(GEOTIFF_BANDS)
         assert src.crs.to_epsg() == 32633
         assert src.descriptions == GEOTIFF_BANDS
-        count, start_days, kind = src.read(1), src.read(2), src.read(4)
+        count, start_days, kind = (
+            src.read(1),
+            src.read(2),
+            src.read(GEOTIFF_BANDS.index("event_kind") + 1),
+        )
     flagged = np.isfinite(start_days)
     assert 0 < flagged.mean() < 0.5
     assert np.array_equal(count > 0, flagged)

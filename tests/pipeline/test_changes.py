@@ -97,6 +97,9 @@ def test_a_backscatter_step_is_an_event_with_its_kind_and_size() -> None:
     assert (inside.event_kind.values == KIND_CODES["darkening"]).all()
     start, end = inside.event_start.values, inside.event_end.values
     assert ((start <= _dates(cube, 5)[0]) & (end >= _dates(cube, 5)[1])).all()
+    # The peak is the interval itself: dates 5 and 6.
+    assert (inside.event_peak_start.values == _dates(cube, 5)[0]).all()
+    assert (inside.event_peak_end.values == _dates(cube, 5)[1]).all()
     assert float(inside.event_vv_db.mean()) == pytest.approx(-6.0, abs=0.5)
     assert float(inside.event_vh_db.mean()) == pytest.approx(-6.0, abs=0.5)
     bits = inside.event_evidence.values
