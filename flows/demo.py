@@ -176,8 +176,10 @@ def run_demo(
     )
     result = open_coherence_cube(store).sel(pair=list(pairs["pair_id"]))
     step = time.perf_counter()
-    vv = cube.sel(band="VV").values  # once: the baseline and the quicklook share it
-    scores = _scores(catalog, vv, pairs, result, _intensity_window(chosen.card), cube)
+    # Read once: the baseline, the change detector and the quicklook share it.
+    backscatter = cube.compute()
+    vv = backscatter.sel(band="VV").values
+    scores = _scores(catalog, vv, pairs, result, _intensity_window(chosen.card), backscatter)
     timings["scoring_s"] = time.perf_counter() - step
     _write_demo_quicklook(out_dir / "quicklook.png", vv, pairs, result, scores.last_truth)
     summary = _summary(report, result, cube, chosen, scores, timings, start)
@@ -210,8 +212,8 @@ def _scores(
 ) -> _DemoScores:
     """RMSE of the model and the intensity baseline vs the true coherence; change detection.
 
-    ``vv``: the cube's VV backscatter, ``(time, y, x)``, read once for scoring and the
-    quicklook; ``backscatter``: the lazy cube itself, the change detector's second evidence.
+    ``backscatter``: the cube read into memory, the change detector's second evidence;
+    ``vv``: its VV band, ``(time, y, x)``, which the baseline and the quicklook share.
     """
     truths = truth_for_pairs(catalog, result.reference_time.values, result.secondary_time.values)
     scored = [(k, row) for k, row in enumerate(pairs.itertuples()) if truths[k] is not None]

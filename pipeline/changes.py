@@ -64,11 +64,7 @@ TIME_TOLERANCE = np.timedelta64(60, "s")
 
 def pair_series(cube: xr.Dataset, tolerance_days: float = 1.0) -> list[np.ndarray]:
     """Indices of the cube's pairs grouped by orbit, direction and baseline, in time order."""
-    table = _pair_table(cube, tolerance_days)
-    return [
-        group.sort_values("time").index.to_numpy()
-        for _, group in table.groupby(["orbit", "state", "baseline"], sort=True)
-    ]
+    return [s for series, _ in _tracks(cube, tolerance_days) for s in series]
 
 
 def _pair_table(cube: xr.Dataset, tolerance_days: float) -> pd.DataFrame:
@@ -193,13 +189,12 @@ def detect_changes(
         raise InputDataError("detect_changes needs a cube with a 'coherence' variable")
     if history not in ("all", "past"):
         raise InputDataError(f"history {history!r}: use 'all' or 'past'")
-    series = pair_series(cube, tolerance_days)
-    if not any(len(s) > min_history for s in series):
+    tracks = _tracks(cube, tolerance_days)
+    if not any(len(s) > min_history for series, _ in tracks for s in series):
         raise InputDataError(
             f"no series of pairs (same orbit and baseline) has more than {min_history} pairs; "
             "change detection needs a history -- process more acquisitions first"
         )
-    tracks = _tracks(cube, tolerance_days)
     coherence = cube["coherence"].data
     if not isinstance(coherence, da.Array):
         coherence = da.from_array(coherence, chunks=(-1, 1024, 1024))
