@@ -2,8 +2,8 @@
 
 - jobs (``job_verbs``): demo, process, plan, status, batch-script, changes, schedule;
 - data (``data_verbs``): search, pairs, sample-catalog;
-- models (``model_verbs``): train, export, evaluate, calibrate, calibrate-device,
-  import-keras, models;
+- models (``model_verbs``): train, export, evaluate, calibrate, import-keras, models;
+- devices (``device_verbs``): calibrate-device, tune-bf16;
 - ``config process|train`` (``config_verbs``): commented default configs.
 
 The app, the shared options, the one-line errors and logging are in ``cli_app``.
@@ -14,10 +14,10 @@ from __future__ import annotations
 from .cli_app import app
 from .config_verbs import config_app
 from .data_verbs import pairs, sample_catalog, search
+from .device_verbs import calibrate_device, tune_bf16
 from .job_verbs import batch_script, changes, demo, plan, process, schedule_job, status
 from .model_verbs import (
     calibrate,
-    calibrate_device,
     evaluate,
     export,
     import_keras,
@@ -37,6 +37,7 @@ app.command("schedule")(schedule_job)
 for verb in (train, export, evaluate, calibrate):
     app.command()(verb)
 app.command("calibrate-device")(calibrate_device)
+app.command("tune-bf16")(tune_bf16)
 app.command("import-keras")(import_keras)
 app.command()(models)
 app.command("sample-catalog")(sample_catalog)

@@ -86,8 +86,10 @@ def _summary(
     scores: _DemoScores,
     timings: dict[str, float],
     start: float,
+    precision: str,
 ) -> dict[str, Any]:
-    """What ``summary.json`` says of the run (outputs added by the caller)."""
+    """What ``summary.json`` says of the run (outputs added by the caller); ``precision``:
+    what the workers computed in."""
     pixels = len(report.new_pairs) * cube.sizes["y"] * cube.sizes["x"]
     return {
         "pairs_processed": len(report.new_pairs),
@@ -96,6 +98,7 @@ def _summary(
         "grid_px": [int(cube.sizes["y"]), int(cube.sizes["x"])],
         "pixels_per_second": round(pixels / timings["inference_and_write_s"], 1) if pixels else 0,
         "model": {"name": chosen.card.name, "sha256": chosen.card.artefact.sha256},
+        "precision": precision,
         "rmse_vs_true_coherence": scores.rmse,
         "pairs_scored": scores.pairs_scored,
         "change_detection": scores.changes,
@@ -157,7 +160,7 @@ def run_demo(
     store = out_dir / "coherence.zarr"
     step = time.perf_counter()
     with dask_client(cluster, n_workers=n_workers) as client:
-        warm_workers(client, chosen.card_path, chosen.card.artefact.sha256, precision)
+        in_use = warm_workers(client, chosen.card_path, chosen.card.artefact.sha256, precision)
         report = infer_into_cube(
             cube,
             pairs,
@@ -182,7 +185,7 @@ def run_demo(
     scores = _scores(catalog, vv, pairs, result, _intensity_window(chosen.card), backscatter)
     timings["scoring_s"] = time.perf_counter() - step
     _write_demo_quicklook(out_dir / "quicklook.png", vv, pairs, result, scores.last_truth)
-    summary = _summary(report, result, cube, chosen, scores, timings, start)
+    summary = _summary(report, result, cube, chosen, scores, timings, start, in_use)
     summary["outputs"] = {
         "cube": str(store),
         "stac": stac,

@@ -60,6 +60,7 @@ def demo(
         f"({summary['pairs_in_cube']} in the cube)"
     )
     typer.echo(f"pixels per second    {summary['pixels_per_second']:,.0f}")
+    typer.echo(f"precision            {summary['precision']}")
     typer.echo("RMSE vs true coherence")
     for name, value in summary["rmse_vs_true_coherence"].items():
         typer.echo(f"  {name:<26} {value:.3f}")

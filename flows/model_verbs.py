@@ -1,4 +1,4 @@
-"""The model verbs of the ``cohcube`` command line: train, export, evaluate, calibrate(-device).
+"""The model verbs of the ``cohcube`` command line: train, export, evaluate, calibrate, import.
 
 ``cli`` registers them on the app, in the order ``cohcube --help`` lists them.
 Cards are changed through the typed card (``with_metrics``,
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from cohcube.model.learning.config import TrainingConfig
 
 
-def _trained_model(
+def trained_model_of(
     model: Path | None, *, calibrating: bool = False
 ) -> tuple[Path, CoherenceModel, TrainingConfig]:
     """Card path of ``model`` (default: the shipped one), the loaded model, and the simulator
@@ -173,7 +173,7 @@ def evaluate(
                 "--record stores the standard held-out figures the card is guarded by; "
                 "score --scenes alt without --record (keep its report with --json)"
             )
-        card_path, loaded, trained = _trained_model(model[0] if model else None)
+        card_path, loaded, trained = trained_model_of(model[0] if model else None)
         report = run_evaluation(
             loaded,
             trained.data,
@@ -233,49 +233,15 @@ def calibrate(
     with user_errors():
         if any(d <= 0 for d in days):
             raise ConfigError(f"--baseline must be positive days, got {days}")
-        card_path, loaded, trained = _trained_model(model, calibrating=True)
+        card_path, loaded, trained = trained_model_of(model, calibrating=True)
         factors = calibrate_baselines(
             loaded, trained.data, trained.seed, baselines_days=days, scenes=scenes
         )
-        assert loaded.card is not None  # _trained_model checked it
+        assert loaded.card is not None  # trained_model_of checked it
         card = loaded.card.with_baseline_calibration(factors, scenes, command_line())
         write_card(card, card_path)
     for key, factor in factors.items():
         typer.echo(f"{key:>6} days: sigma x {factor:.3f}")
-    typer.echo(f"stored in {card_path}")
-
-
-def calibrate_device(
-    model: Annotated[Path | None, typer.Option(help="Model card or .pt (default shipped).")] = None,
-    scenes: Annotated[int, typer.Option(min=1, help="Validation scenes for the parity.")] = 4,
-    tile: Annotated[int, typer.Option(min=64, help="Tile side timed for the speed, px.")] = 1024,
-    device: Annotated[str, typer.Option(help="cpu or cuda (this machine's first GPU).")] = "cpu",
-    verbose: Verbose = 0,
-    quiet: Quiet = False,
-) -> None:
-    """Measure each precision's difference from fp32 and the forward speed; store in the card."""
-    setup_logging(verbose, quiet)
-    from cohcube.model.learning.card import write_card
-    from cohcube.model.learning.device_calibration import forward_throughput, precision_parity
-    from cohcube.model.learning.training_data import simulate_patches
-
-    with user_errors():
-        if device not in ("cpu", "cuda"):
-            raise ConfigError(f"--device must be cpu or cuda, got {device!r}")
-        card_path, loaded, trained = _trained_model(model)
-        data = trained.data.model_copy(update={"patch_px": trained.data.scene_px})
-        validation = simulate_patches(data, "validation", scenes, trained.seed)
-        parity = precision_parity(card_path, validation.inputs(loaded.contract), device)
-        speeds = [forward_throughput(card_path, p, device, tile) for p in ("fp32", *parity)]
-        assert loaded.card is not None
-        write_card(loaded.card.with_device_measurements(parity, speeds), card_path)
-    for name, found in parity.items():
-        typer.echo(
-            f"{name} vs fp32: max |difference| {found.max_abs_difference:.4f}, mean "
-            f"{found.mean_abs_difference:.5f} ({found.scenes} scenes of {found.scene_px} px)"
-        )
-    for speed in speeds:
-        typer.echo(f"{speed.precision:>5}: {speed.mpx_per_s:.3f} Mpx/s on {speed.device}")
     typer.echo(f"stored in {card_path}")
 
 

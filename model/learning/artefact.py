@@ -66,6 +66,8 @@ class CoherenceModel:
         contract: the input contract.
         device: where the module runs.
         precision: what it computes in (``fp32``, ``bf16`` or ``fp16``); outputs are float32.
+        takes_float32: the module reads float32 input whatever its precision (the tuned
+            bf16 network splits it into bf16 parts itself).
     """
 
     module: torch.jit.ScriptModule
@@ -73,6 +75,7 @@ class CoherenceModel:
     contract: InputContract
     device: torch.device
     precision: str = "fp32"
+    takes_float32: bool = False
 
     @property
     def name(self) -> str:
@@ -144,7 +147,8 @@ class CoherenceModel:
                 if pad_h or pad_w:
                     mode = "reflect" if pad_h < h and pad_w < w else "replicate"
                     x = torch.nn.functional.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-                out = self.module(as_network_input(x, self.precision))[:, :, :h, :w]
+                fed = "fp32" if self.takes_float32 else self.precision
+                out = self.module(as_network_input(x, fed))[:, :, :h, :w]
                 outputs.append(to_host(out, stream))
         return outputs[0] if len(outputs) == 1 else np.concatenate(outputs)
 
@@ -199,8 +203,44 @@ def load_model(
     with quiet_torchscript():
         module = torch.jit.load(str(model_path), map_location=torch_device)  # type: ignore[no-untyped-call]
     chosen = resolve_precision(precision, device_capability(torch_device), card.precision_parity)
-    module = optimised(converted(module.eval(), chosen))
-    log.debug("loaded model %s (%s) on %s at %s", card.name, actual[:12], torch_device, chosen)
-    return CoherenceModel(
-        module=module, card=card, contract=card.input, device=torch_device, precision=chosen
+    tuned = chosen == "bf16" and card.bf16_weights is not None
+    if tuned:
+        module = optimised(_tuned_bf16(module, card, card_path).to(torch_device))
+    else:
+        module = optimised(converted(module.eval(), chosen))
+    log.debug(
+        "loaded model %s (%s) on %s at %s%s",
+        card.name,
+        actual[:12],
+        torch_device,
+        chosen,
+        " (tuned bf16 weights)" if tuned else "",
     )
+    return CoherenceModel(
+        module=module,
+        card=card,
+        contract=card.input,
+        device=torch_device,
+        precision=chosen,
+        takes_float32=tuned,
+    )
+
+
+def _tuned_bf16(
+    module: torch.jit.ScriptModule, card: ModelCard, card_path: Path
+) -> torch.jit.ScriptModule:
+    """The bf16 network of ``module`` with the weights its card's ``bf16_weights`` names.
+
+    Imported here: it rebuilds the eager network, which fp32 inference never needs.
+    """
+    from .bf16_network import tuned_bf16_module
+
+    assert card.bf16_weights is not None
+    weights_path = card_path.parent / card.bf16_weights.file
+    if not weights_path.is_file() or sha256_of(weights_path) != card.bf16_weights.sha256:
+        raise ModelArtefactError(
+            f"bf16 weights {weights_path} named by {card_path} are missing or differ from the "
+            "card's sha256: restore them, run cohcube tune-bf16 again, or use precision fp32"
+        )
+    with quiet_torchscript():
+        return tuned_bf16_module(module.cpu(), card.network_style, weights_path)

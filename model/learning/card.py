@@ -33,6 +33,10 @@ SHIPPED_CARD = Path(__file__).resolve().parents[1] / "weights" / "cohcube-cohere
 ONE_SIGMA = 0.6827
 
 
+#: ``architecture.type`` of the paper's imported Keras weights starts with this.
+KERAS_TYPE_PREFIX = "ResUNet (Keras"
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -139,6 +143,23 @@ class DeviceThroughput(_Section):
     measured: str = Field(description="When (ISO date).")
 
 
+class Bf16Weights(_Section):
+    """Weights distilled for bf16 inference (``cohcube tune-bf16``), stored beside the artefact."""
+
+    file: str = Field(description="The .npz beside the artefact (offsets from nearest bf16).")
+    sha256: str = Field(description="sha256 of that file.")
+    bytes: int = Field(description="Its size in bytes.")
+    fp32_layers: list[str] = Field(description="Layers computed in fp32 (exactly) in bf16 mode.")
+    patches: int = Field(description="Tuning patches (training split, every baseline).")
+    steps: int = Field(description="Optimiser steps.")
+    emulated_mean_abs_difference: tuple[float, float] = Field(
+        description="Mean |coherence - fp32| of the bf16 emulation on the tuning patches, "
+        "before and after tuning."
+    )
+    wall_time_s: float = Field(description="Tuning wall time, seconds.")
+    command: str | None = Field(None, description="The command that tuned them.")
+
+
 class TrainingRecord(_Section):
     data: str = Field(description="The training data in words.")
     config: TrainingConfig = Field(description="The full training configuration.")
@@ -188,6 +209,12 @@ class ModelCard(_Section):
     provenance: Provenance | None = None
     precision_parity: dict[str, PrecisionParity] | None = None
     throughput: list[DeviceThroughput] | None = None
+    bf16_weights: Bf16Weights | None = None
+
+    @property
+    def network_style(self) -> str:
+        """``"keras"`` for the paper's imported weights, ``"cohcube"`` for networks trained here."""
+        return "keras" if self.architecture.type.startswith(KERAS_TYPE_PREFIX) else "cohcube"
 
     def sigma_factor(self, baseline_days: float | None) -> float:
         """Factor on the second output for a pair ``baseline_days`` apart (1 uncalibrated)."""
@@ -211,6 +238,18 @@ class ModelCard(_Section):
             }
         )
         return self.model_copy(update={"calibration": calibration})
+
+    def with_bf16_weights(self, weights: Bf16Weights) -> ModelCard:
+        """A copy serving bf16 from ``weights``; bf16 figures measured before are dropped."""
+        parity = {k: v for k, v in (self.precision_parity or {}).items() if k != "bf16"}
+        throughput = [t for t in self.throughput or [] if t.precision != "bf16"]
+        return self.model_copy(
+            update={
+                "bf16_weights": weights,
+                "precision_parity": parity or None,
+                "throughput": throughput or None,
+            }
+        )
 
     def with_device_measurements(
         self, parity: dict[str, PrecisionParity], throughput: list[DeviceThroughput]

@@ -22,12 +22,10 @@ from .preprocessing import contract_for
 
 log = logging.getLogger(__name__)
 
-KERAS_TYPE_PREFIX = "ResUNet (Keras"
-
 
 def artefact_style(card: ModelCard) -> str:
     """``"keras"`` for the paper's imported weights, ``"cohcube"`` for networks trained here."""
-    return "keras" if card.architecture.type.startswith(KERAS_TYPE_PREFIX) else "cohcube"
+    return card.network_style
 
 
 def _check_matches(card: ModelCard, config: TrainingConfig, path: Path) -> None:

@@ -10,12 +10,16 @@ from pathlib import Path
 import pystac
 import zarr
 
+from cohcube.model.learning.card import read_card
+from cohcube.model.learning.precision import cpu_capability, resolve_precision
+
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def test_help_lists_the_verbs(run_cohcube: Run) -> None:
     result = run_cohcube("--help")
-    for verb in ("demo", "train", "export", "evaluate", "sample-catalog", "search", "pairs"):
+    verbs = ("demo", "train", "export", "evaluate", "tune-bf16", "sample-catalog", "search")
+    for verb in verbs:
         assert verb in result.stdout
 
 
@@ -36,6 +40,11 @@ def test_demo_runs_the_whole_job(run_cohcube: Run, tmp_path: Path, tiny_artefact
         256,
     )
     assert "RMSE vs true coherence" in result.stdout
+    # auto: what this CPU runs natively, if the tiny model's card records it close to fp32
+    card = read_card(tiny_artefact)
+    expected = resolve_precision("auto", cpu_capability(), card.precision_parity)
+    assert summary["precision"] == expected
+    assert f"precision            {expected}" in result.stdout
     changes = summary["change_detection"]
     assert changes["events"] > 0
     assert set(changes["detection_by_kind"]) <= {

@@ -12,7 +12,7 @@ import torch
 from cohcube.model.errors import ModelArtefactError
 from cohcube.model.learning import precision as precision_module
 from cohcube.model.learning.artefact import load_model
-from cohcube.model.learning.card import PrecisionParity, read_card
+from cohcube.model.learning.card import PrecisionParity, card_path_for, read_card
 from cohcube.model.learning.precision import (
     DeviceCapability,
     as_network_input,
@@ -114,6 +114,8 @@ def test_bf16_numerics_of_the_shipped_model_are_within_the_card() -> None:
     channels, _ = network_input(pair.reference, pair.secondary, contract)
     fp32 = load_model(precision="fp32").forward_channels(channels[None])
     bf16_model = load_model(precision="bf16")
+    assert card.bf16_weights is not None
+    assert bf16_model.takes_float32  # the tuned bf16 weights shipped beside the artefact
     bf16 = bf16_model.forward_channels(channels[None])
     assert bf16.dtype == np.float32
     assert bf16.shape == fp32.shape
@@ -126,6 +128,15 @@ def test_bf16_numerics_of_the_shipped_model_are_within_the_card() -> None:
     assert float(difference.mean()) <= 2 * recorded.mean_abs_difference
     assert float(difference.max()) <= 2 * recorded.max_abs_difference
     assert recorded.mean_abs_difference < 0.01
+
+
+def test_the_shipped_artefact_with_its_bf16_weights_stays_within_10_mb() -> None:
+    card = read_card(None)
+    assert card.bf16_weights is not None
+    folder = card_path_for(None).parent
+    weights = folder / card.bf16_weights.file
+    assert weights.stat().st_size == card.bf16_weights.bytes
+    assert (folder / card.artefact.file).stat().st_size + weights.stat().st_size <= 10_000_000
 
 
 def test_gpu_batches_are_sized_to_free_memory() -> None:
