@@ -1,158 +1,116 @@
-"""Which stages of the shipped network bf16 may run, and what that keeps of its speed.
+"""Where bf16 loses the shipped network's coherence, and what the tuned bf16 network keeps.
 
-    python benchmarks/precision_split.py
+    python benchmarks/precision_split.py [--layers]
 
-The whole network in bf16 misses the card's parity bar (mean <= 0.001, max <= 0.01
-|coherence difference| against fp32; ``docs/benchmarks.md``). This rebuilds the
-shipped network in eager mode from its TorchScript weights and, for each split,
-keeps some stages in fp32 and runs the rest in bf16:
-- first the parity of each split on the 4 validation scenes that ``cohcube
-  calibrate-device`` uses (eager, batch-norm not folded);
-- then the best split as a frozen TorchScript module (what ``load_model`` serves) for
-  its parity and its 1024 px forward time, beside fp32 and all-bf16 in the same run.
-
-A research measurement: nothing here is on the inference path.
+On the 4 validation scenes that ``cohcube calibrate-device`` uses (12-day pairs,
+256 px), against the fp32 network with batch-norm folded, in one run:
+- the whole module converted to bf16 (what ``load_model`` does without tuned weights);
+- ``Bf16ResUNet`` (exact first layer, fp32 heads) with the other weights rounded to
+  the nearest bf16, then with the weights ``cohcube tune-bf16`` distilled (shipped);
+- ``--layers``: each convolution's weights and bias alone rounded to bf16 (fp32
+  arithmetic elsewhere), the per-layer sensitivity that chose the fp32 layers;
+and the 1024 px forward time of fp32, whole-module bf16 and tuned bf16.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
 
 import numpy as np
 import torch
-from torch.nn import functional
 
+from cohcube.model.learning import precision as precision_module
 from cohcube.model.learning.artefact import load_model, optimised, quiet_torchscript
+from cohcube.model.learning.bf16_network import Bf16ResUNet, fold_batch_norm, network_of
 from cohcube.model.learning.card import card_path_for
 from cohcube.model.learning.device_calibration import device_label
 from cohcube.model.learning.network import ResUNet
 from cohcube.model.learning.training_data import simulate_patches
 
 
-class StageCast(torch.nn.Module):
-    """The ResUNet coherence path, each stage fed in the dtype of its own weights."""
-
-    def __init__(self, network: ResUNet) -> None:
-        super().__init__()
-        self.encoder, self.decoder = network.encoder, network.decoder
-        self.coherence_head = network.coherence_head
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skips: list[torch.Tensor] = []
-        first = True
-        for block in self.encoder:
-            if not first:
-                x = functional.max_pool2d(x, 2)
-            first = False
-            x = block(x.to(block.conv1.weight.dtype))
-            skips.append(x)
-        skips.pop()
-        for step in self.decoder:
-            dtype = step.reduce.weight.dtype
-            x = step(x.to(dtype), skips.pop().to(dtype))
-        head = self.coherence_head
-        return torch.sigmoid(head(x.to(head.weight.dtype))).float()
-
-
-def _network(card_path: object) -> ResUNet:
-    """The shipped network in eager mode, with the weights of its TorchScript file."""
-    model = load_model(card_path, "cpu", "fp32")
+def _artefact() -> torch.jit.ScriptModule:
+    card_path = card_path_for(None)
+    model = load_model(card_path, "cpu", "fp32")  # verifies the file against its card
     assert model.card is not None
-    assert model.card.training is not None
-    net = model.card.training.config.network
     with quiet_torchscript():
-        scripted = torch.jit.load(str(card_path_for(None).parent / model.card.artefact.file))
-    state = {
-        k.removeprefix("network."): v
-        for k, v in scripted.state_dict().items()
-        if k.startswith("network.")
-    }
-    network = ResUNet(model.contract.channels, net.width, net.depth, net.style)
-    for i, step in enumerate(network.decoder):  # older exports: a biased 2x2 reduce conv
-        if f"decoder.{i}.reduce.bias" in state:
-            step.reduce = torch.nn.Conv2d(step.reduce.in_channels, step.reduce.out_channels, 2)
-    network.load_state_dict(state)
-    return network.eval()
+        return torch.jit.load(str(card_path.parent / model.card.artefact.file))  # type: ignore[no-untyped-call,no-any-return]
 
 
-def _split(network: ResUNet, fp32: set[str]) -> StageCast:
-    """``network`` with the stages named in ``fp32`` kept in fp32, the rest in bf16."""
-    for k, block in enumerate(network.encoder):
-        block.to(torch.float32 if f"enc{k}" in fp32 else torch.bfloat16)
-    last = len(network.decoder) - 1
-    for k, step in enumerate(network.decoder):  # dec{last} works at full resolution
-        step.to(
-            torch.float32
-            if f"dec{k}" in fp32 or (k == last and "dec_last" in fp32)
-            else torch.bfloat16
-        )
-    network.coherence_head.to(torch.float32 if "head" in fp32 else torch.bfloat16)
-    return StageCast(network).eval()
+def _folded() -> tuple[ResUNet, float]:
+    network, sigma_scale = network_of(_artefact(), "cohcube")
+    return fold_batch_norm(network), sigma_scale
+
+
+def _report(name: str, coherence: torch.Tensor, base: torch.Tensor) -> None:
+    difference = (coherence - base).abs()
+    print(f"  {name:<58} mean {difference.mean():.5f}  max {difference.max():.4f}", flush=True)
+
+
+def _best_seconds(module: torch.nn.Module, batch: torch.Tensor) -> float:
+    with torch.no_grad():
+        module(batch[:, :, :256, :256])
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            module(batch)
+            best = min(best, time.perf_counter() - start)
+    return best
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", action="store_true", help="per-layer sensitivity too")
+    args = parser.parse_args()
     torch.set_num_threads(2)
-    card_path = card_path_for(None)
-    reference = load_model(card_path, "cpu", "fp32")
+    reference = load_model(None, "cpu", "fp32")
     assert reference.card is not None
     assert reference.card.training is not None
     config = reference.card.training.config
     data = config.data.model_copy(update={"patch_px": config.data.scene_px})
     scenes = simulate_patches(data, "validation", 4, config.seed).inputs(reference.contract)
     x = torch.from_numpy(scenes)
+    folded, sigma_scale = _folded()
     with torch.no_grad():
-        base = StageCast(_network(card_path)).eval()(x)[:, 0].numpy()
-    print(
-        f"shipped model, 4 validation scenes of {scenes.shape[-1]} px, 2 threads; "
-        f"{device_label(torch.device('cpu'))}"
-    )
-    splits = [
-        (),
-        ("head",),
-        ("enc0",),
-        ("dec_last",),
-        ("enc0", "dec_last", "head"),
-        ("enc0", "enc1", "dec2", "dec_last", "head"),
-    ]
-    for kept in splits:
-        with torch.no_grad():
-            out = _split(_network(card_path), set(kept))(x)[:, 0].numpy()
-        difference = np.abs(out - base)
-        print(
-            f"  fp32 kept: {', '.join(kept) or 'none':<30} |difference| mean "
-            f"{difference.mean():.5f} max {difference.max():.4f}"
-        )
-
-    kept = {"enc0", "dec_last", "head"}
-    with quiet_torchscript():
-        fp32 = optimised(torch.jit.script(StageCast(_network(card_path)).eval()))
-        split = _split(_network(card_path), kept)
-        mixed = optimised(torch.jit.script(split).to(memory_format=torch.channels_last))  # type: ignore[call-overload]
-    bf16 = load_model(card_path, "cpu", "bf16").module
+        base = folded(x)[:, 0]
+    print(f"shipped model, 4 validation scenes of 256 px, 2 threads; {device_label(x.device)}")
+    print("|coherence - fp32 coherence|:")
+    with quiet_torchscript():  # what load_model serves for a card without bf16 weights
+        converted = optimised(precision_module.converted(_artefact().eval(), "bf16"))
     last = torch.channels_last
     with torch.no_grad():
-        frozen = mixed(x.contiguous(memory_format=last))[:, 0].numpy()
-    difference = np.abs(frozen - base)
-    print(
-        f"frozen TorchScript, fp32 kept: {', '.join(sorted(kept))}: |difference| mean "
-        f"{difference.mean():.5f} max {difference.max():.4f}"
-    )
-    tile = torch.rand(1, reference.contract.channels, 1024, 1024)
-    inputs = {
-        "fp32": (fp32, tile),
-        "all bf16": (bf16, tile.to(torch.bfloat16).contiguous(memory_format=last)),
-        "split": (mixed, tile.contiguous(memory_format=last)),
-    }
-    seconds = {}
+        out = converted(x.to(torch.bfloat16).contiguous(memory_format=last))[:, 0].float()
+    _report("whole module converted to bf16", out, base)
+    nearest = Bf16ResUNet(_folded()[0], sigma_scale).eval()
     with torch.no_grad():
-        for name, (module, batch) in inputs.items():
-            module(batch[:, :, :256, :256])
-            best = float("inf")
-            for _ in range(2):
-                start = time.perf_counter()
-                module(batch)
-                best = min(best, time.perf_counter() - start)
-            seconds[name] = best
+        _report("exact first layer + fp32 heads, nearest bf16 weights", nearest(x)[:, 0], base)
+    tuned = load_model(None, "cpu", "bf16")
+    if tuned.takes_float32:
+        _report(
+            "exact first layer + fp32 heads, tuned weights (shipped)",
+            torch.from_numpy(np.stack([tuned.forward_channels(s[None])[0, 0] for s in scenes])),
+            base,
+        )
+    if args.layers:
+        print("one layer's weights and bias rounded to bf16, the rest fp32:")
+        for name, conv in folded.named_modules():
+            if not isinstance(conv, torch.nn.Conv2d) or name == "log_variance_head":
+                continue
+            saved = [p.detach().clone() for p in conv.parameters()]
+            with torch.no_grad():
+                for p in conv.parameters():
+                    p.copy_(p.to(torch.bfloat16).float())
+                _report(name, folded(x)[:, 0], base)
+                for p, keep in zip(conv.parameters(), saved, strict=True):
+                    p.copy_(keep)
+    tile = torch.rand(1, reference.contract.channels, 1024, 1024)
+    seconds = {
+        "fp32": _best_seconds(reference.module, tile),
+        "whole bf16": _best_seconds(
+            converted, tile.to(torch.bfloat16).contiguous(memory_format=last)
+        ),
+        "tuned bf16": _best_seconds(tuned.module, tile),
+    }
     print(
         "1024 px forward: "
         + ", ".join(f"{n} {s:.2f} s ({seconds['fp32'] / s:.2f}x fp32)" for n, s in seconds.items())
