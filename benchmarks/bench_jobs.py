@@ -12,11 +12,13 @@ sample catalog (generated into the cache on first use) with the shipped model.
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import shutil
 import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -177,6 +179,38 @@ def memory(region: int = 512) -> None:
     print(f"peak memory 4x area / 1x area: {ratio:.2f} (target <= 1.1)")
 
 
+def _timed_forward(size: int, barrier: Any, results: Any) -> None:
+    """One single-threaded forward pass of ``size`` px, started with the other processes."""
+    torch.set_num_threads(1)
+    model = load_model(precision="fp32")
+    channels = np.random.default_rng(0).random((1, 4, size, size), dtype=np.float32)
+    model.forward_channels(channels[:, :, :256, :256])
+    barrier.wait()
+    start = time.perf_counter()
+    model.forward_channels(channels)
+    results.put(time.perf_counter() - start)
+
+
+def forward_ceiling(size: int = 2048) -> float:
+    """What two single-threaded workers can gain at most here: two forward passes at once in
+    two processes against one alone (memory bandwidth and caches shared, no job around them)."""
+    context = mp.get_context("spawn")
+    seconds = {}
+    for n in (1, 2):
+        barrier, results = context.Barrier(n), context.Queue()
+        procs = [
+            context.Process(target=_timed_forward, args=(size, barrier, results)) for _ in range(n)
+        ]
+        for proc in procs:
+            proc.start()
+        times = [results.get() for _ in procs]
+        for proc in procs:
+            proc.join()
+        seconds[n] = max(times)
+        print(f"{n} forward pass(es) of {size} px at once, 1 thread each: {seconds[n]:6.1f} s")
+    return 2 * seconds[1] / seconds[2]
+
+
 def workers(size: int = 2048) -> None:
     work = Path(tempfile.mkdtemp(prefix="cohcube-bench-"))
     region = StoreLayout().shard_px
@@ -203,6 +237,8 @@ def workers(size: int = 2048) -> None:
         print(f"{lay.describe():<70} {seconds[name]:7.1f} s")
     print(f"speed-up 2 workers x 1 / 1 worker x 1: {seconds['1 x 1'] / seconds['2 x 1']:.2f}")
     print(f"speed-up 1 worker x 2 / 1 worker x 1: {seconds['1 x 1'] / seconds['1 x 2']:.2f}")
+    ceiling = forward_ceiling(size)
+    print(f"ceiling for 2 workers here (2 forward passes at once / 1 alone): {ceiling:.2f}")
     chosen = default_layout()
     print(f"the local cluster's default here: {chosen.workers} worker(s) x {chosen.threads}")
 
