@@ -57,8 +57,8 @@ def local_card(reference: str, sha256: str) -> str:
     """A local path of the model card at ``reference`` (returned as is when it is a path).
 
     A URL is fetched once per machine: the card, then the artefact file it names
-    (beside it), written atomically under ``model_cache_folder() / sha256`` after
-    the file's sha256 matched.
+    (beside it) and its bf16 weights file if it names one, written atomically under
+    ``model_cache_folder() / sha256`` after each file's sha256 matched.
 
     Raises:
         InputDataError: the URL cannot be read, or its artefact's sha256 is not ``sha256``
@@ -73,10 +73,16 @@ def local_card(reference: str, sha256: str) -> str:
         if card_file.is_file():
             return str(card_file)
         problem = None
+        extras: dict[str, tuple[bytes, str]] = {}  # file -> (bytes, sha256 the card says)
         try:
             card_bytes = _read_url(reference)
-            artefact = str(json.loads(card_bytes)["artefact"]["file"])
+            card = json.loads(card_bytes)
+            artefact = str(card["artefact"]["file"])
             model_bytes = _read_url(f"{reference.rsplit('/', 1)[0]}/{artefact}")
+            if card.get("bf16_weights"):
+                name = str(card["bf16_weights"]["file"])
+                data = _read_url(f"{reference.rsplit('/', 1)[0]}/{name}")
+                extras[name] = (data, str(card["bf16_weights"]["sha256"]))
         except FileNotFoundError as exc:
             problem = f"{exc.filename or exc} not found"
         except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -92,7 +98,15 @@ def local_card(reference: str, sha256: str) -> str:
                 f"the model at {reference} has sha256 {actual[:12]}..., not the job's "
                 f"{sha256[:12]}...: publish the same artefact the job was started with"
             )
+        for name, (data, expected) in extras.items():
+            if hashlib.sha256(data).hexdigest() != expected:
+                raise InputDataError(
+                    f"the bf16 weights {name} beside {reference} differ from the sha256 its "
+                    "card records: publish the card with the files it was written with"
+                )
         folder.mkdir(parents=True, exist_ok=True)
+        for name, (data, _) in extras.items():
+            _write_atomically(folder / name, data)
         _write_atomically(folder / artefact, model_bytes)
         _write_atomically(card_file, card_bytes)  # last: its presence means both are complete
         log.info("fetched model %s into %s", reference, folder)

@@ -3,6 +3,7 @@ one clear line when a worker cannot have it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ from distributed import Client, LocalCluster
 from support.processes import free_port, start_server, stop_server
 
 from cohcube.model.errors import InputDataError
-from cohcube.model.learning.card import card_path_for, read_card
+from cohcube.model.learning.card import Bf16Weights, card_path_for, read_card, write_card
 from cohcube.pipeline.worker_model import is_url, local_card, warm_workers
 
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
@@ -133,3 +134,52 @@ def test_the_job_driver_does_not_import_torch() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert found.strip() == "[]"
+
+
+def _publish_with_bf16_weights(tiny_artefact: Path, folder: Path, corrupt: bool) -> str:
+    """The tiny model published with a card naming a bf16 weights file; returns its URL."""
+    folder.mkdir()
+    weights = folder / "tiny.bf16.npz"
+    weights.write_bytes(b"bf16 weights stand-in")
+    entry = Bf16Weights(
+        file=weights.name,
+        sha256=hashlib.sha256(weights.read_bytes()).hexdigest(),
+        bytes=weights.stat().st_size,
+        fp32_layers=["encoder.0.conv1"],
+        patches=1,
+        steps=1,
+        emulated_mean_abs_difference=(0.002, 0.001),
+        wall_time_s=1.0,
+    )
+    if corrupt:
+        weights.write_bytes(b"another file")
+    card = card_path_for(tiny_artefact)
+    write_card(read_card(card).with_bf16_weights(entry), folder / card.name)
+    shutil.copy(tiny_artefact, folder / tiny_artefact.name)
+    return card.name
+
+
+@pytest.mark.parametrize("corrupt", [False, True])
+def test_a_url_brings_the_bf16_weights_its_card_names(
+    tiny_artefact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, corrupt: bool
+) -> None:
+    monkeypatch.setenv("COHCUBE_MODEL_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "published"
+    card_name = _publish_with_bf16_weights(tiny_artefact, folder, corrupt)
+    sha256 = read_card(tiny_artefact).artefact.sha256
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/{card_name}"
+    server = start_server(
+        [sys.executable, str(SUPPORT / "asset_server.py"), str(folder), str(port)], url
+    )
+    try:
+        if corrupt:
+            with pytest.raises(InputDataError, match=r"bf16 weights tiny\.bf16\.npz"):
+                local_card(url, sha256)
+            assert not (tmp_path / "cache" / sha256).exists()  # nothing half-cached
+        else:
+            local = Path(local_card(url, sha256))
+            fetched = local.parent / "tiny.bf16.npz"
+            assert fetched.read_bytes() == (folder / "tiny.bf16.npz").read_bytes()
+    finally:
+        stop_server(server)
