@@ -55,6 +55,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_matches(path: Path, sha256: str) -> bool:
+    """Whether ``path`` exists and its sha256 is the one a card records for it."""
+    return path.is_file() and sha256_of(path) == sha256
+
+
 @dataclass
 class CoherenceModel:
     """A loaded, verified coherence model.
@@ -237,7 +242,7 @@ def _tuned_bf16(
 
     assert card.bf16_weights is not None
     weights_path = card_path.parent / card.bf16_weights.file
-    if not weights_path.is_file() or sha256_of(weights_path) != card.bf16_weights.sha256:
+    if not file_matches(weights_path, card.bf16_weights.sha256):
         raise ModelArtefactError(
             f"bf16 weights {weights_path} named by {card_path} are missing or differ from the "
             "card's sha256: restore them, run cohcube tune-bf16 again, or use precision fp32"

@@ -33,7 +33,7 @@ from torch import nn
 
 from cohcube.model.errors import ModelArtefactError
 
-from .network import ResidualBlock, ResUNet, UpStep
+from .network import ResidualBlock, ResUNet, UpStep, exported_weights
 
 #: Layers (``ResUNet`` parameter prefixes) that keep fp32 weights in the bf16 network.
 FP32_LAYERS = ("encoder.0.conv1", "encoder.0.shortcut", "coherence_head", "log_variance_head")
@@ -72,12 +72,12 @@ def network_of(module: torch.jit.ScriptModule, style: str) -> tuple[ResUNet, flo
         ModelArtefactError: a TorchScript file that is not an exported ResUNet.
     """
     state = module.state_dict()
-    if "sigma_scale" not in state or not any(k.startswith("network.") for k in state):
+    weights, sigma_scale = exported_weights(state)
+    if sigma_scale is None or not any(k.startswith("network.") for k in state):
         raise ModelArtefactError(
             "the artefact is not an exported cohcube ResUNet (no network.* and sigma_scale); "
             "bf16 tuning needs one made by cohcube export or cohcube import-keras"
         )
-    weights = {k.removeprefix("network."): v for k, v in state.items() if k != "sigma_scale"}
     first = weights["encoder.0.conv1.weight"]
     levels = sum(1 for k in weights if k.startswith("encoder.") and k.endswith(".conv1.weight"))
     network = ResUNet(int(first.shape[1]), int(first.shape[0]), levels - 1, style)  # type: ignore[arg-type]
@@ -85,7 +85,7 @@ def network_of(module: torch.jit.ScriptModule, style: str) -> tuple[ResUNet, flo
         if f"decoder.{i}.reduce.bias" in weights and step.reduce.bias is None:
             step.reduce = nn.Conv2d(step.reduce.in_channels, step.reduce.out_channels, 2)
     network.load_state_dict(weights)
-    return network.eval(), float(state["sigma_scale"])
+    return network.eval(), sigma_scale
 
 
 def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:

@@ -13,6 +13,7 @@ The fp32 artefact is never changed: its figures stay what its card records.
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
@@ -25,7 +26,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from .artefact import load_model, quiet_torchscript
+from cohcube.model.errors import ModelArtefactError
+
+from .artefact import file_matches, quiet_torchscript
 from .bf16_network import (
     BF16_WEIGHTS_FORMAT,
     decoder_steps,
@@ -143,11 +146,16 @@ def tune_bf16(
     card = read_card(model)
     if card.training is None:
         raise ValueError(f"model {card.name} has no training record to draw tuning scenes from")
-    loaded = load_model(card_path, "cpu", "fp32")  # verifies the artefact against its card
+    model_path = card_path.parent / card.artefact.file
+    if not file_matches(model_path, card.artefact.sha256):
+        raise ModelArtefactError(
+            f"model file {model_path} named by {card_path} is missing or differs from the "
+            "card's sha256; restore the artefact"
+        )
     with quiet_torchscript():
-        module = torch.jit.load(str(card_path.parent / card.artefact.file), map_location="cpu")  # type: ignore[no-untyped-call]
+        module = torch.jit.load(str(model_path), map_location="cpu")  # type: ignore[no-untyped-call]
     teacher = fold_batch_norm(network_of(module, card.network_style)[0])
-    student = Bf16Emulation(fold_batch_norm(network_of(module, card.network_style)[0]))
+    student = Bf16Emulation(copy.deepcopy(teacher))
     config = card.training.config
     run_seed = config.seed + 1 if seed is None else seed
     x = torch.from_numpy(
@@ -155,7 +163,7 @@ def tune_bf16(
             [
                 simulate_patches(
                     config.data, "train", scenes_per_baseline, run_seed, baseline_days=days
-                ).inputs(loaded.contract)
+                ).inputs(card.input)
                 for days in TUNING_BASELINES
             ]
         )

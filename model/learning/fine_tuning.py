@@ -14,26 +14,21 @@ import torch
 
 from cohcube.model.errors import ModelArtefactError
 
-from .artefact import quiet_torchscript, sha256_of
+from .artefact import file_matches, quiet_torchscript
 from .card import ModelCard, card_path_for, read_card
 from .config import TrainingConfig
-from .network import ResUNet
+from .network import ResUNet, exported_weights
 from .preprocessing import contract_for
 
 log = logging.getLogger(__name__)
-
-
-def artefact_style(card: ModelCard) -> str:
-    """``"keras"`` for the paper's imported weights, ``"cohcube"`` for networks trained here."""
-    return card.network_style
 
 
 def _check_matches(card: ModelCard, config: TrainingConfig, path: Path) -> None:
     wanted = contract_for(config)
     net = config.network
     problems = []
-    if artefact_style(card) != net.style:
-        problems.append(f"network.style {artefact_style(card)} (config: {net.style})")
+    if card.network_style != net.style:
+        problems.append(f"network.style {card.network_style} (config: {net.style})")
     if (card.architecture.width, card.architecture.depth) != (net.width, net.depth):
         problems.append(
             f"network.width {card.architecture.width} and depth {card.architecture.depth} "
@@ -65,18 +60,14 @@ def initial_weights(path: str | Path, config: TrainingConfig) -> dict[str, torch
     card = read_card(path)
     _check_matches(card, config, Path(path))
     model_path = card_path.parent / card.artefact.file
-    if not model_path.is_file() or sha256_of(model_path) != card.artefact.sha256:
+    if not file_matches(model_path, card.artefact.sha256):
         raise ModelArtefactError(
             f"--init {path}: model file {model_path} is missing or differs from its card's "
             "sha256; restore the artefact"
         )
     with quiet_torchscript():
         module = torch.jit.load(str(model_path), map_location="cpu")  # type: ignore[no-untyped-call]
-    state = module.state_dict()
-    # Exported cohcube networks wrap the ResUNet (``network.``) beside their sigma scale.
-    prefix = "network." if any(k.startswith("network.") for k in state) else ""
-    weights = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-    weights.pop("sigma_scale", None)
+    weights, _ = exported_weights(module.state_dict())
     log.info("starting from %s (%s, %s)", card.name, card.artefact.sha256[:12], model_path)
     return weights
 

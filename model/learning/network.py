@@ -125,6 +125,22 @@ class ResUNet(nn.Module):
         return torch.cat([coherence, second], dim=1)
 
 
+def exported_weights(
+    state: dict[str, torch.Tensor],
+) -> tuple[dict[str, torch.Tensor], float | None]:
+    """The ``ResUNet`` weights in an exported artefact's state dict, and its sigma scale.
+
+    Exported cohcube networks wrap the ResUNet (``network.``) beside their sigma
+    scale; a bare ResUNet state dict is returned as it is (sigma scale None).
+    """
+    prefix = "network." if any(k.startswith("network.") for k in state) else ""
+    weights = {
+        k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix) and k != "sigma_scale"
+    }
+    sigma_scale = float(state["sigma_scale"]) if "sigma_scale" in state else None
+    return weights, sigma_scale
+
+
 def parameter_count(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
