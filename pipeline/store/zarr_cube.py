@@ -32,13 +32,19 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 import zarr
-from dask.delayed import delayed
 
 from cohcube.model.errors import StoreError
 
 from .creation import being_created, creation_cut_off, mark_created, remove_cube
 from .lock import store_lock
-from .regions import RegionCallback, beyond, compute_regions, open_for_writing, write_region
+from .regions import (
+    RegionCallback,
+    beyond,
+    compute_regions,
+    open_for_writing,
+    region_writes,
+    regions_in_flight,
+)
 from .schema import (
     DATA_VARS,
     FORMAT,
@@ -342,26 +348,7 @@ def _run_batch(
         _plan_batch(group, url, subset, batch, shape, layout)
     marks = np.asarray(group[done][:])  # type: ignore[index]
     blocks = da.stack([subset["coherence"].data, subset["coherence_sigma"].data], axis=1)
-    tasks = []
-    pair_edges = np.cumsum((0, *pair_chunks))
-    y_edges = np.cumsum((0, *y_chunks))
-    x_edges = np.cumsum((0, *x_chunks))
-    for cell in np.ndindex(*shape):
-        if marks[cell]:
-            continue
-        j, ty, tx = cell
-        tasks.append(
-            delayed(write_region)(
-                blocks.blocks[j, :, ty, tx],
-                url,
-                start + int(pair_edges[j]),
-                int(y_edges[ty]),
-                int(x_edges[tx]),
-                done,
-                cell,
-                length,
-            )
-        )
+    tasks = region_writes(blocks, marks, url, start, done, length)
     report.regions_total += int(np.prod(shape))
     report.regions_computed += len(tasks)
     log.info(
@@ -371,7 +358,7 @@ def _run_batch(
         len(tasks),
         int(np.prod(shape)),
     )
-    compute_regions(tasks, on_region, client=client)
+    compute_regions(tasks, on_region, client=client, in_flight=regions_in_flight(shape))
     if not np.asarray(group[done][:]).all():  # type: ignore[index]
         raise StoreError(f"{url}: some regions of batch {batch['id']} were not written; re-run")
     _note_precision(group, subset.attrs.get("inference_precision"), start)
