@@ -162,18 +162,19 @@ def memory(region: int = 512) -> None:
     sample = SampleSpec(size_px=max(2048, sizes[1]))
     try:
         run_job(region, layout, work / "warm.zarr", sample)  # sample generated, caches warm
-        peaks = {}
+        peaks, processes = {}, {}
         for size in sizes:
             with peak_memory() as meter:
                 run_job(size, layout, work / f"cube-{size}.zarr", sample)
             peaks[size] = meter.peak_bytes
+            processes[size] = meter.describe_processes()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"{layout.describe()}, {N_PAIRS} pairs")
     for size, peak in peaks.items():
         print(
             f"{size} x {size} px ({(size // region) ** 2} regions): peak memory "
-            f"{peak / 2**20:7.0f} MiB (driver + scheduler + workers)"
+            f"{peak / 2**20:7.0f} MiB (driver + scheduler + workers; each: {processes[size]})"
         )
     ratio = peaks[sizes[1]] / peaks[sizes[0]]
     print(f"peak memory 4x area / 1x area: {ratio:.2f} (target <= 1.1)")

@@ -36,6 +36,8 @@ class PeakMemory:
     """Peak resident memory of this process and its children, sampled every 50 ms."""
 
     peak_bytes: int = 0
+    #: Peak RSS of each process on its own (pid -> bytes); this process is ``os.getpid()``.
+    peak_by_process: dict[int, int] = field(default_factory=dict)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def _sample(self) -> None:
@@ -44,9 +46,22 @@ class PeakMemory:
             total = 0
             for proc in [root, *root.children(recursive=True)]:
                 with suppress(psutil.Error):
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
+                    total += rss
+                    self.peak_by_process[proc.pid] = max(self.peak_by_process.get(proc.pid, 0), rss)
             self.peak_bytes = max(self.peak_bytes, total)
             time.sleep(0.05)
+
+    def describe_processes(self, at_least: int = 100 * 2**20) -> str:
+        """``'driver 424 MiB, workers 742 / 733 MiB'``: this process, then its children of at
+        least ``at_least`` bytes (the worker processes; nannies and trackers are smaller)."""
+        here = self.peak_by_process.get(os.getpid(), 0)
+        children = sorted(
+            (b for pid, b in self.peak_by_process.items() if pid != os.getpid() and b >= at_least),
+            reverse=True,
+        )
+        workers = " / ".join(f"{b / 2**20:.0f}" for b in children) or "none"
+        return f"driver {here / 2**20:.0f} MiB, workers {workers} MiB"
 
 
 @contextmanager
