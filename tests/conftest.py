@@ -69,6 +69,21 @@ def tiny_artefact(tiny_run: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.fixture(scope="session")
+def tiny_speckle_artefact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny exported network that also reads the speckle-correlation channels (5 px box)."""
+    from cohcube.model.learning.export import export_model
+    from cohcube.model.learning.training import train
+
+    settings = {**TINY, "network": {**TINY["network"], "speckle_window_px": 5}}  # type: ignore[dict-item]
+    settings["optim"] = {**TINY["optim"], "epochs": 1, "mse_warmup_epochs": 0}  # type: ignore[dict-item]
+    run = tmp_path_factory.mktemp("tiny-speckle-run")
+    train(TrainingConfig.model_validate(settings), run, progress=False)
+    out = tmp_path_factory.mktemp("tiny-speckle-model") / "tiny-speckle.pt"
+    export_model(sorted((run / "checkpoints").glob("*.pt"))[-1], out, name="tiny-speckle")
+    return out
+
+
+@pytest.fixture(scope="session")
 def opera_bursts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder of OPERA CSLC-S1 files: 8 bursts (128 px scenes) x 3 dates 12 days apart."""
     from support.slc_stacks import OPERA_BURSTS, simulated_stack, write_opera_cslc

@@ -33,7 +33,7 @@ from torch import nn
 
 from cohcube.model.errors import ModelArtefactError
 
-from .network import ResidualBlock, ResUNet, UpStep, exported_weights
+from .network import ResidualBlock, ResUNet, UpStep, exported_weights, load_weights
 
 #: Layers (``ResUNet`` parameter prefixes) that keep fp32 weights in the bf16 network.
 FP32_LAYERS = ("encoder.0.conv1", "encoder.0.shortcut", "coherence_head", "log_variance_head")
@@ -81,10 +81,7 @@ def network_of(module: torch.jit.ScriptModule, style: str) -> tuple[ResUNet, flo
     first = weights["encoder.0.conv1.weight"]
     levels = sum(1 for k in weights if k.startswith("encoder.") and k.endswith(".conv1.weight"))
     network = ResUNet(int(first.shape[1]), int(first.shape[0]), levels - 1, style)  # type: ignore[arg-type]
-    for i, step in enumerate(decoder_steps(network)):  # older exports: a biased reduce conv
-        if f"decoder.{i}.reduce.bias" in weights and step.reduce.bias is None:
-            step.reduce = nn.Conv2d(step.reduce.in_channels, step.reduce.out_channels, 2)
-    network.load_state_dict(weights)
+    load_weights(network, weights)
     return network.eval(), sigma_scale
 
 

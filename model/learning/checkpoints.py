@@ -17,7 +17,7 @@ import torch
 from cohcube.model.errors import ModelArtefactError
 
 from .config import TrainingConfig
-from .network import ResUNet, build_network
+from .network import ResUNet, build_network, load_weights
 
 CHECKPOINT_FORMAT = 1
 
@@ -97,6 +97,6 @@ def load_checkpoint(path: Path) -> tuple[ResUNet, TrainingConfig, dict[str, Any]
     saved = read_checkpoint(path)
     config = TrainingConfig.model_validate(saved["config"])
     model = build_network(config)
-    model.load_state_dict(saved["model"])
+    load_weights(model, saved["model"])
     model.eval()
     return model, config, saved

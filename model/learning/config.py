@@ -25,6 +25,14 @@ class NetworkConfig(_Strict):
     db_range: tuple[float, float] = Field(
         (-20.0, 0.0), description="Backscatter range in dB scaled onto [0, 1] (paper: -20..0)."
     )
+    speckle_window_px: int = Field(
+        0,
+        ge=0,
+        le=31,
+        description="Side of the box (px, odd) of the speckle-correlation input channels: "
+        "the two dates' local intensity correlation at the 3 x 3 lags around zero, per "
+        "polarisation; 0: backscatter only.",
+    )
     style: Literal["cohcube", "keras"] = Field(
         "cohcube",
         description="cohcube: the network trained here; keras: the paper's released layout "

@@ -122,8 +122,7 @@ def _measured_tiling(
     pair = simulate_pair(
         (384, 400), baseline_days, seed=20260101, polarizations=contract.polarizations
     )
-    channels, _ = network_input(pair.reference, pair.secondary, contract)
-    errors = seam_errors(probe, channels, HALO_CANDIDATES, tile=128)
+    errors = seam_errors(probe, pair.reference, pair.secondary, HALO_CANDIDATES, tile=128)
     return Tiling(
         size_multiple=contract.size_multiple,
         receptive_field_px=receptive_field_px(network, contract.channels),

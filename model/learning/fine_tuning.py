@@ -39,6 +39,9 @@ def _check_matches(card: ModelCard, config: TrainingConfig, path: Path) -> None:
             f"network.polarizations {list(card.input.polarizations)} "
             f"(config: {list(wanted.polarizations)})"
         )
+    window = card.input.speckle_window_px
+    if window and window != wanted.speckle_window_px:
+        problems.append(f"network.speckle_window_px {window} (config: {wanted.speckle_window_px})")
     if tuple(card.input.db_range) != tuple(wanted.db_range):
         problems.append(
             f"network.db_range {list(card.input.db_range)} (config: {list(wanted.db_range)})"
@@ -69,7 +72,27 @@ def initial_weights(path: str | Path, config: TrainingConfig) -> dict[str, torch
         module = torch.jit.load(str(model_path), map_location="cpu")  # type: ignore[no-untyped-call]
     weights, _ = exported_weights(module.state_dict())
     log.info("starting from %s (%s, %s)", card.name, card.artefact.sha256[:12], model_path)
+    added = contract_for(config).channels - card.input.channels
+    if added:
+        log.info("%d speckle-correlation input channels added, their weights starting at 0", added)
+        return widened_inputs(weights, added)
     return weights
+
+
+#: The first block's layers that read the input channels.
+_INPUT_LAYERS = ("encoder.0.conv1.weight", "encoder.0.shortcut.weight")
+
+
+def widened_inputs(weights: dict[str, torch.Tensor], added: int) -> dict[str, torch.Tensor]:
+    """``weights`` with ``added`` input channels appended to the layers that read the input,
+    their weights zero: the widened network computes what the artefact computed until
+    training moves them."""
+    widened = dict(weights)
+    for name in _INPUT_LAYERS:
+        kernel = weights[name]
+        zeros = kernel.new_zeros((kernel.shape[0], added, *kernel.shape[2:]))
+        widened[name] = torch.cat([kernel, zeros], dim=1)
+    return widened
 
 
 def freeze_encoder_levels(model: ResUNet, levels: int) -> int:

@@ -13,6 +13,7 @@ import torch
 from numpy.typing import NDArray
 
 from .artefact import CoherenceModel
+from .preprocessing import network_input
 
 
 def receptive_field_px(network: torch.nn.Module, channels: int, size: int = 512) -> int:
@@ -41,20 +42,28 @@ def receptive_field_px(network: torch.nn.Module, channels: int, size: int = 512)
 
 
 def tiled_forward(
-    model: CoherenceModel, channels: NDArray[np.float32], tile: int, halo: int
+    model: CoherenceModel,
+    reference: NDArray[np.float32],
+    secondary: NDArray[np.float32],
+    tile: int,
+    halo: int,
 ) -> NDArray[np.float32]:
-    """Network output of ``(C, H, W)`` channels computed tile by tile.
+    """Network output ``(2, H, W)`` of a pair of ``(n_pol, H, W)`` linear images, tile by tile.
 
     Each ``tile x tile`` core is predicted from a window extended by ``halo``
-    pixels on every side (clipped at the image edge) and cropped back.
+    pixels on every side (clipped at the image edge) and cropped back. The window's
+    channels are made from the window alone (``network_input``), as the pipeline makes
+    each block's: channels that look at neighbours (speckle correlation) count in the halo.
     """
-    _, h, w = channels.shape
+    _, h, w = reference.shape
     out = np.empty((2, h, w), dtype=np.float32)
     for y0 in range(0, h, tile):
         for x0 in range(0, w, tile):
             wy0, wx0 = max(0, y0 - halo), max(0, x0 - halo)
             wy1, wx1 = min(h, y0 + tile + halo), min(w, x0 + tile + halo)
-            block = model.forward_channels(channels[None, :, wy0:wy1, wx0:wx1])[0]
+            window = (slice(None), slice(wy0, wy1), slice(wx0, wx1))
+            channels, _ = network_input(reference[window], secondary[window], model.contract)
+            block = model.forward_channels(channels[None])[0]
             cy, cx = y0 - wy0, x0 - wx0
             core = block[:, cy : cy + min(tile, h - y0), cx : cx + min(tile, w - x0)]
             out[:, y0 : y0 + tile, x0 : x0 + tile] = core
@@ -62,14 +71,20 @@ def tiled_forward(
 
 
 def seam_errors(
-    model: CoherenceModel, channels: NDArray[np.float32], halos: Sequence[int], tile: int
+    model: CoherenceModel,
+    reference: NDArray[np.float32],
+    secondary: NDArray[np.float32],
+    halos: Sequence[int],
+    tile: int,
 ) -> dict[int, float]:
     """Max |tiled - whole-image| of the coherence output for each halo, px -> error."""
+    channels, _ = network_input(reference, secondary, model.contract)
     whole = model.forward_channels(channels[None])[0]
-    return {
-        int(halo): float(np.abs(tiled_forward(model, channels, tile, halo)[0] - whole[0]).max())
-        for halo in halos
-    }
+    errors = {}
+    for halo in halos:
+        tiled = tiled_forward(model, reference, secondary, tile, halo)
+        errors[int(halo)] = float(np.abs(tiled[0] - whole[0]).max())
+    return errors
 
 
 def recommended_halo(errors: dict[int, float], tolerance: float) -> int:

@@ -141,6 +141,17 @@ def exported_weights(
     return weights, sigma_scale
 
 
+def load_weights(network: ResUNet, weights: dict[str, torch.Tensor]) -> ResUNet:
+    """Load ``weights`` into ``network``; exports older than the unbiased decoder (the
+    shipped model's) carry a bias on each 2x2 reduce conv, which is given back first."""
+    for i, step in enumerate(network.decoder):
+        assert isinstance(step, UpStep)
+        if f"decoder.{i}.reduce.bias" in weights and step.reduce.bias is None:
+            step.reduce = nn.Conv2d(step.reduce.in_channels, step.reduce.out_channels, 2)
+    network.load_state_dict(weights)
+    return network
+
+
 def parameter_count(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from pydantic import BaseModel, ConfigDict, computed_field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from cohcube.model.physics.radiometry import linear_to_db
 
 from .config import TrainingConfig
+from .speckle_channels import lag_channel_names, speckle_channels
 
 
 class InputContract(BaseModel):
@@ -32,7 +33,11 @@ class InputContract(BaseModel):
         size_multiple: tile sides must be multiples of this (``2 ** depth``).
         nodata_fill: scaled value that replaces no-data before the network; the
             outputs there are set to NaN afterwards.
-        channel_order: derived: ``<pol>_t1, <pol>_t2`` per polarisation.
+        speckle_window_px: side of the box of the speckle-correlation channels
+            (``speckle_channels``: 9 lags per polarisation after the backscatter);
+            0: none (the shipped model).
+        channel_order: derived: ``<pol>_t1, <pol>_t2`` per polarisation, then the
+            speckle-correlation channels if any.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -43,6 +48,7 @@ class InputContract(BaseModel):
     pixel_spacing_m: float = 10.0
     size_multiple: int = 16
     nodata_fill: float = 0.0
+    speckle_window_px: int = Field(0, ge=0)
 
     @model_validator(mode="before")
     @classmethod
@@ -52,14 +58,14 @@ class InputContract(BaseModel):
             values = dict(values)
             given = tuple(values.pop("channel_order"))
             pols = tuple(values.get("polarizations", ("VV",)))
-            if given != _channel_order(pols):
+            if given != _channel_order(pols, int(values.get("speckle_window_px", 0))):
                 raise ValueError(f"channel order {list(given)} does not match the polarisations")
         return values
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def channel_order(self) -> tuple[str, ...]:
-        return _channel_order(self.polarizations)
+        return _channel_order(self.polarizations, self.speckle_window_px)
 
     @property
     def channels(self) -> int:
@@ -72,11 +78,13 @@ def contract_for(config: TrainingConfig) -> InputContract:
         polarizations=tuple(config.network.polarizations),
         db_range=config.network.db_range,
         size_multiple=2**config.network.depth,
+        speckle_window_px=config.network.speckle_window_px,
     )
 
 
-def _channel_order(polarizations: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(f"{p}_{t}" for p in polarizations for t in ("t1", "t2"))
+def _channel_order(polarizations: tuple[str, ...], speckle_window_px: int) -> tuple[str, ...]:
+    backscatter = tuple(f"{p}_{t}" for p in polarizations for t in ("t1", "t2"))
+    return backscatter + (lag_channel_names(polarizations) if speckle_window_px else ())
 
 
 def scale_db(db: ArrayLike, db_range: tuple[float, float]) -> NDArray[np.float32]:
@@ -127,6 +135,8 @@ def network_input(
     for p in range(n_pol):
         planes.append(scale_backscatter(ref[p], contract.db_range))
         planes.append(scale_backscatter(sec[p], contract.db_range))
+    if contract.speckle_window_px:
+        planes.extend(speckle_channels(ref, sec, contract.speckle_window_px))
     channels = np.stack(planes)
     valid = np.asarray(np.isfinite(channels).all(axis=0), dtype=bool)
     channels[~np.isfinite(channels)] = contract.nodata_fill

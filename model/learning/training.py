@@ -26,7 +26,7 @@ from cohcube.model.errors import MissingPathError
 from .checkpoints import TrainingState, latest_checkpoint, read_checkpoint, save_checkpoint
 from .config import OptimConfig, TrainingConfig, dump_training_config
 from .fine_tuning import freeze_encoder_levels, initial_weights, keep_frozen_in_eval
-from .network import ResUNet, build_network, parameter_count
+from .network import ResUNet, build_network, load_weights, parameter_count
 from .preprocessing import InputContract, contract_for
 from .training_data import PatchSet
 from .training_sets import epoch_order, training_sets
@@ -92,21 +92,47 @@ def training_loss(prediction: torch.Tensor, target: torch.Tensor, kind: str) -> 
 
 
 def _augment(
-    x: torch.Tensor, y: torch.Tensor, generator: torch.Generator
+    x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, backscatter_channels: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Random range/azimuth flips and date swaps, per sample (90-degree turns would
     swap the sensor's unequal range and azimuth resolutions, so none)."""
     n = x.shape[0]
     flip_x, flip_y, swap = (torch.rand(3, n, generator=generator) < 0.5).unbind(0)
+    return augmented(x, y, flip_x, flip_y, swap, backscatter_channels)
+
+
+def augmented(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    flip_x: torch.Tensor,
+    flip_y: torch.Tensor,
+    swap: torch.Tensor,
+    backscatter_channels: int,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(N, C, H, W)`` inputs and ``(N, 1, H, W)`` targets flipped in x, in y and their dates
+    swapped where the ``(N,)`` masks say. Channels after the first ``backscatter_channels``
+    (``(t1, t2)`` per polarisation) are speckle correlations at 3 x 3 lags per polarisation:
+    a flip mirrors their lags too, and a date swap negates them."""
+    n = x.shape[0]
     flip_x, flip_y, swap = (m[:, None, None, None] for m in (flip_x, flip_y, swap))
-    x = torch.where(flip_x, x.flip(-1), x)
+    back, lags = x[:, :backscatter_channels], x[:, backscatter_channels:]
+    shape = lags.shape
+
+    def lag_flipped(values: torch.Tensor, *axes: int) -> torch.Tensor:
+        if values.shape[1] == 0:  # backscatter only
+            return values
+        return values.reshape(n, -1, 3, 3, *shape[-2:]).flip(axes).reshape(shape)
+
+    back = torch.where(flip_x, back.flip(-1), back)
+    lags = torch.where(flip_x, lag_flipped(lags, 3).flip(-1), lags)
     y = torch.where(flip_x, y.flip(-1), y)
-    x = torch.where(flip_y, x.flip(-2), x)
+    back = torch.where(flip_y, back.flip(-2), back)
+    lags = torch.where(flip_y, lag_flipped(lags, 2).flip(-2), lags)
     y = torch.where(flip_y, y.flip(-2), y)
-    # Channels come in (t1, t2) pairs per polarisation.
-    swapped = x.reshape(n, -1, 2, *x.shape[-2:]).flip(2).reshape(x.shape)
-    x = torch.where(swap, swapped, x)
-    return x, y
+    swapped = back.reshape(n, -1, 2, *back.shape[-2:]).flip(2).reshape(back.shape)
+    back = torch.where(swap, swapped, back)
+    lags = torch.where(swap, lag_flipped(lags, 2, 3), lags)
+    return torch.cat([back, lags], 1), y
 
 
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
@@ -187,7 +213,7 @@ def _train_epoch(
     bar = tqdm(range(steps), desc=description, disable=not progress, leave=False)
     for step in bar:
         idx = order[step * opt.batch_size : (step + 1) * opt.batch_size]
-        xb, yb = _augment(x_train[idx], y_train[idx], generator)
+        xb, yb = _augment(x_train[idx], y_train[idx], generator, run.backscatter_channels)
         xb, yb = xb.to(device), yb.to(device)
         with autocast:
             out = model(xb).float()
@@ -215,6 +241,7 @@ class _Run:
     weights: list[float]
     frozen_levels: int
     data_description: list[dict[str, Any]]
+    backscatter_channels: int
 
 
 def _start_run(
@@ -235,7 +262,7 @@ def _start_run(
     opt, tune = config.optim, config.fine_tune
     learning_rate, frozen = opt.learning_rate, 0
     if tune.init is not None:
-        model.load_state_dict(initial_weights(tune.init, config))
+        load_weights(model, initial_weights(tune.init, config))
         frozen = tune.freeze_encoder_levels
         count = freeze_encoder_levels(model, frozen)
         learning_rate *= tune.learning_rate_factor
@@ -258,7 +285,7 @@ def _start_run(
         if latest is None:
             raise MissingPathError(f"--resume: no checkpoint in {out_dir / 'checkpoints'}")
         saved = read_checkpoint(latest, device)
-        model.load_state_dict(saved["model"])
+        load_weights(model, saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["scheduler"])
         state = TrainingState(saved["epoch"], saved["history"], saved["seconds"])
@@ -275,6 +302,7 @@ def _start_run(
         sets.weights,
         frozen,
         sets.description,
+        2 * len(contract.polarizations),
     )
 
 

@@ -31,6 +31,7 @@ from cohcube.model.physics.simulator import SimulatedPair, simulate_pair
 
 from .config import DataConfig
 from .preprocessing import InputContract, scale_db
+from .speckle_channels import speckle_channels
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,19 @@ class PatchSet:
     def inputs(self, contract: InputContract) -> NDArray[np.float32]:
         """Network channels ``(N, C, P, P)`` scaled per ``contract``."""
         index = [2 * POLARIZATIONS.index(p) + t for p in contract.polarizations for t in (0, 1)]
-        return scale_db(self.backscatter_db[:, index], contract.db_range)
+        scaled = scale_db(self.backscatter_db[:, index], contract.db_range)
+        if not contract.speckle_window_px:
+            return scaled
+        n, _, h, w = scaled.shape
+        lags = contract.channels - scaled.shape[1]
+        out = np.empty((n, contract.channels, h, w), dtype=np.float32)
+        out[:, : scaled.shape[1]] = scaled
+        for i, patch in enumerate(self.backscatter_db[:, index]):
+            linear = np.power(10.0, patch.astype(np.float32) / 10.0)
+            out[i, scaled.shape[1] :] = speckle_channels(
+                linear[0::2], linear[1::2], contract.speckle_window_px
+            )[:lags]
+        return out
 
     def training_target(
         self, kind: str, geometry: SensorGeometry | None = None

@@ -89,6 +89,25 @@ def test_short_and_tiny_chunks_still_match(client: Client, cube, tiny_artefact: 
         assert np.nanmax(np.abs(dataset.coherence.values[0] - whole)) <= 1e-3
 
 
+def test_a_speckle_channel_model_is_seam_free_at_the_halo_its_card_records(
+    client: Client,
+    cube,
+    tiny_speckle_artefact: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    """Each block makes its speckle-correlation channels from its own pixels: the halo that
+    export measured (tile by tile, channels per tile) covers their reach too."""
+    card = read_card(card_path_for(tiny_speckle_artefact))
+    assert card.input.speckle_window_px == 5
+    assert card.input.channels == 2 + 9
+    pairs = select_pairs(cube, (12,)).iloc[:2]
+    dataset = predict_coherence(cube, pairs, tiny_speckle_artefact, chunk=96, pair_batch=1)
+    assert len(dataset.coherence.data.chunks[1]) >= 3
+    computed = dataset.compute()
+    for k in range(len(pairs)):
+        whole = _whole(tiny_speckle_artefact, cube, pairs, k)
+        assert np.nanmax(np.abs(computed.coherence.values[k] - whole)) <= 1e-3
+
+
 def test_a_margin_is_read_for_context_and_never_output(
     client: Client,
     cube,

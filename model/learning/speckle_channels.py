@@ -1,0 +1,76 @@
+"""Speckle-correlation input channels: what the two dates' correlated speckle says.
+
+Two detected images of ground that stayed coherent share their speckle: the
+local correlation coefficient of their intensities approaches ``|gamma|^2``
+(Siegert). A sub-pixel misregistration between the dates moves that
+correlation from lag 0 to the neighbouring lags, so each polarisation gets its
+local intensity correlation at the 3 x 3 integer lags around zero; the network
+reads the shift and the correlation from them together. The channels are
+local (a ``window`` x ``window`` box per pixel, no scene-wide estimate), so
+chunked inference stays seam-free within the halo.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.ndimage import uniform_filter
+
+#: Integer ``(dy, dx)`` lags of the secondary against the reference, row by row.
+LAGS: tuple[tuple[int, int], ...] = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1))
+
+
+def lag_channel_names(polarizations: tuple[str, ...]) -> tuple[str, ...]:
+    """Channel names ``<pol>_corr_<dy>_<dx>`` (lags in pixels), per polarisation, ``LAGS`` order."""
+    return tuple(f"{p}_corr_{dy:+d}_{dx:+d}" for p in polarizations for dy, dx in LAGS)
+
+
+def lagged_correlation(
+    reference: NDArray[np.floating], secondary: NDArray[np.floating], window: int
+) -> NDArray[np.float32]:
+    """Local intensity correlation of two ``(H, W)`` linear images at each of ``LAGS``.
+
+    Args:
+        reference, secondary: linear intensity, ``(H, W)``; NaN = no data (treated as
+            the local mean, so it adds no correlation).
+        window: side of the square averaging box, pixels (odd).
+
+    Returns:
+        ``(len(LAGS), H, W)`` float32 Pearson coefficients in [-1, 1]; 0 where either
+        image has no variance in the box. Lag ``(dy, dx)`` pairs reference pixel
+        ``(y, x)`` with secondary pixel ``(y + dy, x + dx)`` (edges reflected).
+    """
+    ref = _standardised(reference, window)
+    pad = np.pad(_standardised(secondary, window), 1, mode="reflect")
+    h, w = ref.shape
+    out = np.empty((len(LAGS), h, w), dtype=np.float32)
+    ref_power = uniform_filter(ref * ref, window, mode="reflect")
+    # One box power of the padded secondary serves every lag (a shifted view of it).
+    sec_power = uniform_filter(pad * pad, window, mode="reflect")
+    for i, (dy, dx) in enumerate(LAGS):
+        rows, cols = slice(1 + dy, 1 + dy + h), slice(1 + dx, 1 + dx + w)
+        cross = uniform_filter(ref * pad[rows, cols], window, mode="reflect")
+        denominator = np.sqrt(ref_power * sec_power[rows, cols])
+        out[i] = np.where(denominator > 1e-12, cross / np.maximum(denominator, 1e-12), 0.0)
+    return np.clip(out, -1.0, 1.0)
+
+
+def _standardised(image: NDArray[np.floating], window: int) -> NDArray[np.float32]:
+    """Intensity minus its local mean, divided by the local mean (speckle contrast), NaN -> 0."""
+    values = np.asarray(image, dtype=np.float32)
+    finite = np.isfinite(values) & (values > 0)
+    filled = np.where(finite, values, 0.0).astype(np.float32)
+    weight = uniform_filter(finite.astype(np.float32), window, mode="reflect")
+    mean = uniform_filter(filled, window, mode="reflect") / np.maximum(weight, 1e-6)
+    relative = np.where(finite, filled / np.maximum(mean, 1e-12) - 1.0, 0.0)
+    return relative.astype(np.float32)
+
+
+def speckle_channels(
+    reference: NDArray[np.floating], secondary: NDArray[np.floating], window: int
+) -> NDArray[np.float32]:
+    """``(n_pol, H, W)`` linear reference and secondary -> ``(n_pol * 9, H, W)`` lag
+    correlations, polarisation by polarisation (``lag_channel_names`` order)."""
+    return np.concatenate(
+        [lagged_correlation(r, s, window) for r, s in zip(reference, secondary, strict=True)]
+    )
