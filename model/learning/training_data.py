@@ -65,18 +65,18 @@ class PatchSet:
     def inputs(self, contract: InputContract) -> NDArray[np.float32]:
         """Network channels ``(N, C, P, P)`` scaled per ``contract``."""
         index = [2 * POLARIZATIONS.index(p) + t for p in contract.polarizations for t in (0, 1)]
-        scaled = scale_db(self.backscatter_db[:, index], contract.db_range)
+        selected = self.backscatter_db[:, index]
+        scaled = scale_db(selected, contract.db_range)
         if not contract.speckle_window_px:
             return scaled
-        n, _, h, w = scaled.shape
-        lags = contract.channels - scaled.shape[1]
+        n, backscatter, h, w = scaled.shape
         out = np.empty((n, contract.channels, h, w), dtype=np.float32)
-        out[:, : scaled.shape[1]] = scaled
-        for i, patch in enumerate(self.backscatter_db[:, index]):
+        out[:, :backscatter] = scaled
+        for i, patch in enumerate(selected):
             linear = np.power(10.0, patch.astype(np.float32) / 10.0)
-            out[i, scaled.shape[1] :] = speckle_channels(
+            out[i, backscatter:] = speckle_channels(
                 linear[0::2], linear[1::2], contract.speckle_window_px
-            )[:lags]
+            )
         return out
 
     def training_target(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
@@ -26,7 +24,7 @@ def _shipped_output(x: torch.Tensor) -> torch.Tensor:
 
 def test_training_starts_from_the_shipped_weights_as_exported() -> None:
     """The shipped export has biased decoder reduce convs; --init keeps them."""
-    config = load_training_config(Path(SHIPPED.parent / "train.yaml"))
+    config = load_training_config(SHIPPED.parent / "train.yaml")
     network = load_weights(build_network(config), initial_weights(SHIPPED, config)).eval()
     x = torch.from_numpy(np.random.default_rng(0).random((1, 4, 64, 64), dtype=np.float32))
     with torch.no_grad():
@@ -35,7 +33,7 @@ def test_training_starts_from_the_shipped_weights_as_exported() -> None:
 
 
 def test_speckle_channels_widen_the_shipped_network_without_changing_its_output() -> None:
-    config = load_training_config(Path(SHIPPED.parent / "train.yaml"))
+    config = load_training_config(SHIPPED.parent / "train.yaml")
     config = config.model_copy(
         update={"network": config.network.model_copy(update={"speckle_window_px": 7})}
     )
