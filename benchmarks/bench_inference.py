@@ -5,6 +5,7 @@
     python benchmarks/bench_inference.py throughput --model imported/back2coh.pt  # the paper's
     python benchmarks/bench_inference.py throughput --precision bf16  # both sides in bf16
     python benchmarks/bench_inference.py precision    # fp32 vs bf16 (and fp16 on a GPU)
+    python benchmarks/bench_inference.py speckle      # speckle-correlation channels vs forward
 
 Both use the shipped model and a pair of the embedded sample (throughput:
 2048 x 2048 px in the pipeline's default 2048 px regions; seams: 1024 x 1024 px
@@ -28,6 +29,7 @@ from paper_tiling import paper_tiling_forward
 from cohcube.model.learning.artefact import load_model
 from cohcube.model.learning.device_calibration import device_label
 from cohcube.model.learning.preprocessing import network_input
+from cohcube.model.learning.speckle_channels import speckle_channels
 from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.store import StoreLayout
@@ -119,6 +121,32 @@ def precision(size: int = 1024, device: str = "cpu") -> None:
         )
 
 
+def speckle(size: int = 2048, window: int = 7) -> None:
+    """Cost of the speckle-correlation input channels (numpy, one thread, as a worker makes
+    them per block) against the shipped model's forward pass on the same pair (2 threads)."""
+    torch.set_num_threads(2)
+    cube, _pairs = _pair_in_memory(size, size)
+    model = load_model(precision="fp32")
+    bands = list(model.contract.polarizations)
+    reference = cube.isel(time=0).sel(band=bands).values
+    secondary = cube.isel(time=1).sel(band=bands).values
+    channels, _ = network_input(reference, secondary, model.contract)
+    model.forward_channels(channels[None, :, :256, :256])  # warm-up
+    start = time.perf_counter()
+    model.forward_channels(channels[None])
+    forward_s = time.perf_counter() - start
+    start = time.perf_counter()
+    lags = speckle_channels(reference, secondary, window)
+    speckle_s = time.perf_counter() - start
+    print(
+        f"one pair of {size} x {size} px, {len(bands)} polarisations, {window} px box; "
+        f"{device_label(model.device)}"
+    )
+    print(f"speckle channels ({len(lags)}, 1 thread) : {speckle_s:7.2f} s")
+    print(f"forward, shipped model (2 threads)  : {forward_s:7.2f} s")
+    print(f"channels / forward                  : {speckle_s / forward_s:7.2f}")
+
+
 def seams(size: int = 1024, chunk: int = 256) -> None:
     torch.set_num_threads(2)
     cube, pairs = _pair_in_memory(size, chunk)
@@ -142,7 +170,7 @@ def seams(size: int = 1024, chunk: int = 256) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("which", choices=["throughput", "seams", "precision"])
+    parser.add_argument("which", choices=["throughput", "seams", "precision", "speckle"])
     parser.add_argument("--size", type=int, help="Image side, pixels.")
     parser.add_argument("--chunk", type=int, help="Chunk side, pixels (throughput, seams).")
     parser.add_argument(
@@ -154,6 +182,9 @@ def main() -> None:
     options: dict[str, object] = {"size": args.size} if args.size else {}
     if args.which == "precision":
         precision(**options, device=args.device)  # type: ignore[arg-type]
+        return
+    if args.which == "speckle":
+        speckle(**options)  # type: ignore[arg-type]
         return
     if args.chunk:
         options["chunk"] = args.chunk

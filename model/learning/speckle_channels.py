@@ -44,15 +44,27 @@ def lagged_correlation(
     pad = np.pad(_standardised(secondary, window), 1, mode="reflect")
     h, w = ref.shape
     out = np.empty((len(LAGS), h, w), dtype=np.float32)
-    ref_power = uniform_filter(ref * ref, window, mode="reflect")
-    # One box power of the padded secondary serves every lag (a shifted view of it).
-    sec_power = uniform_filter(pad * pad, window, mode="reflect")
+    # Pearson = box(ref * sec) / sqrt(box(ref^2) box(sec^2)): the two scales are made once,
+    # and the secondary's (of the padded image) serves every lag as a shifted view.
+    ref_scale = _inverse_rms(uniform_filter(ref * ref, window, mode="reflect"))
+    sec_scale = _inverse_rms(uniform_filter(pad * pad, window, mode="reflect"))
+    product = np.empty_like(ref)
     for i, (dy, dx) in enumerate(LAGS):
         rows, cols = slice(1 + dy, 1 + dy + h), slice(1 + dx, 1 + dx + w)
-        cross = uniform_filter(ref * pad[rows, cols], window, mode="reflect")
-        denominator = np.sqrt(ref_power * sec_power[rows, cols])
-        out[i] = np.where(denominator > 1e-12, cross / np.maximum(denominator, 1e-12), 0.0)
-    return np.clip(out, -1.0, 1.0)
+        np.multiply(ref, pad[rows, cols], out=product)
+        uniform_filter(product, window, output=out[i], mode="reflect")
+        out[i] *= ref_scale
+        out[i] *= sec_scale[rows, cols]
+    return np.clip(out, -1.0, 1.0, out=out)
+
+
+def _inverse_rms(power: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``1 / sqrt(power)``, 0 where the box has no variance (power <= 1e-12)."""
+    varied = power > 1e-12
+    out = np.zeros_like(power)
+    np.sqrt(power, out=out, where=varied)
+    np.divide(1.0, out, out=out, where=varied)
+    return out
 
 
 def _standardised(image: NDArray[np.floating], window: int) -> NDArray[np.float32]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy.ndimage import uniform_filter
 
 from cohcube.model.learning.preprocessing import InputContract, network_input
 from cohcube.model.learning.speckle_channels import LAGS, lag_channel_names, lagged_correlation
@@ -84,3 +85,24 @@ def test_a_date_swap_negates_the_lags_and_swaps_the_dates() -> None:
     assert LAGS[int(channels[2:][inner].mean(axis=(1, 2)).argmax())] == (0, 1)
     peak = moved[0, 2:][inner].mean(dim=(1, 2)).argmax()
     assert LAGS[int(peak)] == (0, -1) == LAGS[int(swapped[2:][inner].mean(axis=(1, 2)).argmax())]
+
+
+def test_each_lag_is_the_pearson_coefficient_of_its_box() -> None:
+    """Against a direct computation: the mean-relative deviations' correlation in one box."""
+    reference = _speckle((40, 40), 7)
+    secondary = 0.6 * reference + 0.4 * _speckle((40, 40), 8)
+    window, (y, x) = 5, (17, 23)
+    correlation = lagged_correlation(reference, secondary, window)
+    half = window // 2
+
+    def standardised(image: np.ndarray) -> np.ndarray:
+        return image / uniform_filter(image.astype(np.float64), window, mode="reflect") - 1.0
+
+    def box(image: np.ndarray, cy: int, cx: int) -> np.ndarray:
+        return image[cy - half : cy + half + 1, cx - half : cx + half + 1]
+
+    ref, sec = standardised(reference), standardised(secondary)
+    for i, (dy, dx) in enumerate(LAGS):
+        a, b = box(ref, y, x), box(sec, y + dy, x + dx)
+        expected = (a * b).mean() / np.sqrt((a * a).mean() * (b * b).mean())
+        assert correlation[i, y, x] == pytest.approx(expected, abs=1e-5)
