@@ -33,7 +33,7 @@ from torch import nn
 
 from cohcube.model.errors import ModelArtefactError
 
-from .network import ResidualBlock, ResUNet, UpStep, exported_weights, load_weights
+from .network import ResidualBlock, ResUNet, decoder_steps, exported_weights, load_weights
 
 #: Layers (``ResUNet`` parameter prefixes) that keep fp32 weights in the bf16 network.
 FP32_LAYERS = ("encoder.0.conv1", "encoder.0.shortcut", "coherence_head", "log_variance_head")
@@ -44,11 +44,6 @@ BF16_WEIGHTS_FORMAT = 1
 def encoder_blocks(network: ResUNet) -> list[ResidualBlock]:
     """The encoder's residual blocks, full resolution first."""
     return [cast(ResidualBlock, block) for block in network.encoder]
-
-
-def decoder_steps(network: ResUNet) -> list[UpStep]:
-    """The decoder's up-steps, coarsest first."""
-    return [cast(UpStep, step) for step in network.decoder]
 
 
 def _conv2d(conv: nn.Module) -> nn.Conv2d:

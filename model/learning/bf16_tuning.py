@@ -31,14 +31,13 @@ from cohcube.model.errors import ModelArtefactError
 from .artefact import file_matches, quiet_torchscript
 from .bf16_network import (
     BF16_WEIGHTS_FORMAT,
-    decoder_steps,
     encode_offsets,
     encoder_blocks,
     fold_batch_norm,
     network_of,
 )
 from .card import card_path_for, read_card
-from .network import ResidualBlock, ResUNet
+from .network import ResidualBlock, ResUNet, decoder_steps
 from .training_data import simulate_patches
 
 log = logging.getLogger(__name__)

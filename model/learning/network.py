@@ -16,7 +16,7 @@ upsampled path, and a sigmoid on the second head.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -141,11 +141,15 @@ def exported_weights(
     return weights, sigma_scale
 
 
+def decoder_steps(network: ResUNet) -> list[UpStep]:
+    """The decoder's up-steps, coarsest first."""
+    return [cast(UpStep, step) for step in network.decoder]
+
+
 def load_weights(network: ResUNet, weights: dict[str, torch.Tensor]) -> ResUNet:
     """Load ``weights`` into ``network``; exports older than the unbiased decoder (the
     shipped model's) carry a bias on each 2x2 reduce conv, which is given back first."""
-    for i, step in enumerate(network.decoder):
-        assert isinstance(step, UpStep)
+    for i, step in enumerate(decoder_steps(network)):
         if f"decoder.{i}.reduce.bias" in weights and step.reduce.bias is None:
             step.reduce = nn.Conv2d(step.reduce.in_channels, step.reduce.out_channels, 2)
     network.load_state_dict(weights)

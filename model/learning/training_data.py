@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from cohcube.model.physics.alt_scenes import simulate_alt_pair
 from cohcube.model.physics.estimators import debias_coherence
 from cohcube.model.physics.landcover import POLARIZATIONS
-from cohcube.model.physics.radiometry import linear_to_db
+from cohcube.model.physics.radiometry import db_to_linear, linear_to_db
 from cohcube.model.physics.sensor import SensorGeometry
 from cohcube.model.physics.simulator import SimulatedPair, simulate_pair
 
@@ -73,7 +73,7 @@ class PatchSet:
         out = np.empty((n, contract.channels, h, w), dtype=np.float32)
         out[:, :backscatter] = scaled
         for i, patch in enumerate(selected):
-            linear = np.power(10.0, patch.astype(np.float32) / 10.0)
+            linear = db_to_linear(patch, np.float32)
             out[i, backscatter:] = speckle_channels(
                 linear[0::2], linear[1::2], contract.speckle_window_px
             )
