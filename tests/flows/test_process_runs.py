@@ -36,7 +36,9 @@ def test_ctrl_c_says_so_in_one_line_and_a_rerun_resumes(
     store = tmp_path / "cube.zarr"
     items = items_until(small_sample, 6, tmp_path / "items.json")
     settings = job_settings(small_sample, items, store, tiny_artefact)
-    settings |= {"grid": {"tile_px": 256}, "time": {"start": "last-run"}}
+    # 16 small tiles, not 4: the run outlives its first pending pair by many tiles, so the
+    # interrupt lands mid-run (with 4 the job could finish between seeing it and Ctrl-C).
+    settings |= {"grid": {"tile_px": 128}, "time": {"start": "last-run"}}
     config = write_config(tmp_path / "job.yaml", **settings)
     # A session of its own: the signal goes to the job and its workers, as Ctrl-C in a terminal.
     job = subprocess.Popen(
