@@ -221,11 +221,20 @@ def calibrate(
         typer.Option(help="Temporal baseline to calibrate, days (repeat; default 6 12 24 36)."),
     ] = None,
     scenes: Annotated[int, typer.Option(min=1, help="Validation scenes per baseline.")] = 40,
+    coherence_map: Annotated[
+        bool,
+        typer.Option(
+            help="Also fit the monotone map of the predicted to the true coherence per baseline."
+        ),
+    ] = True,
     verbose: Verbose = 0,
     quiet: Quiet = False,
 ) -> None:
-    """Calibrate the uncertainty per temporal baseline and store the factors in the model card."""
+    """Calibrate the coherence and its uncertainty per temporal baseline; store them in the
+    model card."""
     setup_logging(verbose, quiet)
+    import numpy as np
+
     from cohcube.model.learning.card import write_card
     from cohcube.model.learning.evaluation import calibrate_baselines
 
@@ -234,14 +243,22 @@ def calibrate(
         if any(d <= 0 for d in days):
             raise ConfigError(f"--baseline must be positive days, got {days}")
         card_path, loaded, trained = trained_model_of(model, calibrating=True)
-        factors = calibrate_baselines(
-            loaded, trained.data, trained.seed, baselines_days=days, scenes=scenes
+        factors, maps = calibrate_baselines(
+            loaded,
+            trained.data,
+            trained.seed,
+            baselines_days=days,
+            scenes=scenes,
+            coherence_maps=coherence_map,
         )
         assert loaded.card is not None  # trained_model_of checked it
-        card = loaded.card.with_baseline_calibration(factors, scenes, command_line())
+        card = loaded.card.with_baseline_calibration(factors, scenes, command_line(), maps)
         write_card(card, card_path)
+    probe = np.array([0.2, 0.5, 0.8], dtype=np.float32)
     for key, factor in factors.items():
-        typer.echo(f"{key:>6} days: sigma x {factor:.3f}")
+        mapped = maps.get(key)
+        shift = f"; coherence 0.2, 0.5, 0.8 -> {mapped(probe).round(3).tolist()}" if mapped else ""
+        typer.echo(f"{key:>6} days: sigma x {factor:.3f}{shift}")
     typer.echo(f"stored in {card_path}")
 
 
@@ -301,6 +318,14 @@ def models(
             if card.provenance
             else "trained by cohcube on simulated pairs"
         )
+        if card.training is not None and card.provenance is None:
+            stages, record = 1, card.training
+            while record.parent is not None:
+                stages, record = stages + 1, record.parent
+            origin += (
+                f" in {card.training.total_wall_time_s() / 60:.0f} min"
+                f"{f' ({stages} stages: --init)' if stages > 1 else ''}"
+            )
         typer.echo(
             f"{card.name}  {path}\n  from: {origin}\n  input: {card.input.quantity} "
             f"{'+'.join(card.input.polarizations)} dB {list(card.input.db_range)}, size multiple "

@@ -128,6 +128,26 @@ def _overlapped_inference(
     )
 
 
+def _calibrated_block(
+    block: NDArray[np.float32],
+    days: NDArray[np.float64],
+    card: ModelCard,
+    block_info: dict[Any, Any] | None = None,
+) -> NDArray[np.float32]:
+    """``(pairs, 2, y, x)`` network output -> coherence and sigma calibrated for each pair's
+    temporal baseline (the artefact's are calibrated at its training baseline only).
+
+    A model without a calibrated sigma (an imported one) gets NaN: never a made-up sigma.
+    """
+    first = block_info[0]["array-location"][0][0] if block_info else 0
+    out = np.empty_like(block)
+    for i, baseline in enumerate(days[first : first + block.shape[0]]):
+        out[i, 0] = card.mapped_coherence(block[i, 0], float(baseline))
+        factor = card.sigma_factor(float(baseline)) if card.output.calibrated_sigma else np.nan
+        out[i, 1] = block[i, 1] * np.float32(factor)
+    return out
+
+
 def _input_quantity(cube: xr.DataArray, model_name: str, trained_on: str) -> str:
     """The cube's backscatter quantity; warns when the model was trained on another."""
     quantity = str(cube.attrs.get("quantity", trained_on))
@@ -181,8 +201,9 @@ def predict_coherence(
 
     Returns:
         Dataset with ``coherence`` and ``coherence_sigma`` ``(pair, y, x)`` float32
-        (NaN where an input is NaN; sigma rescaled for each pair's temporal
-        baseline when the card is calibrated per baseline) and per-pair coordinates.
+        (NaN where an input is NaN; coherence recalibrated and sigma rescaled for
+        each pair's temporal baseline when the card is calibrated per baseline) and
+        per-pair coordinates.
     """
     if pairs.empty:
         raise InputDataError("no pairs to process; check the pair policy and the time range")
@@ -222,17 +243,14 @@ def predict_coherence(
         slice(margin_px, cube.sizes["x"] - margin_px),
     )
     result = result[:, :, inner[0], inner[1]]
-    # The artefact's sigma is calibrated at its training baseline; the card may rescale it per
-    # pair. A model without a calibrated sigma (an imported one) gets NaN: never a made-up sigma.
-    if card.output.calibrated_sigma:
-        days = pairs["temporal_baseline_days"]
-        sigma_factors = np.array([card.sigma_factor(float(d)) for d in days], dtype=np.float32)
-    else:
-        sigma_factors = np.full(len(pairs), np.nan, dtype=np.float32)
+    days = pairs["temporal_baseline_days"].to_numpy(dtype=float)
+    result = result.map_blocks(
+        _calibrated_block, days=days, card=card, dtype=np.float32, meta=result._meta
+    )
     dataset = xr.Dataset(
         {
             "coherence": (("pair", "y", "x"), result[:, 0]),
-            "coherence_sigma": (("pair", "y", "x"), result[:, 1] * sigma_factors[:, None, None]),
+            "coherence_sigma": (("pair", "y", "x"), result[:, 1]),
         },
         coords=pair_coords(pairs)
         | {"y": cube["y"].values[inner[0]], "x": cube["x"].values[inner[1]]},
@@ -251,6 +269,9 @@ def predict_coherence(
         **({"input_geocoding": cube.attrs["geocoding"]} if "geocoding" in cube.attrs else {}),
         "halo_px": halo,
         "inference_precision": precision_label or precision_in_use(precision, card_path),
+        "coherence_calibration": "per-baseline map to the true coherence (model card)"
+        if card.calibration and card.calibration.coherence_map_by_baseline_days
+        else "none: the network's output",
         "coherence_sigma": "calibrated"
         if card.output.calibrated_sigma
         else (f"not available: {card.name} has no calibrated uncertainty (all NaN)"),

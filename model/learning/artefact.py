@@ -109,8 +109,9 @@ class CoherenceModel:
             t1, t2: linear backscatter (``contract.quantity``) of the two dates,
                 ``(H, W)`` for a single-polarisation model or ``(n_pol, H, W)``;
                 any size; NaN = no data.
-            baseline_days: days between the dates; when given, sigma is
-                rescaled by the card's per-baseline calibration (``sigma_factor``).
+            baseline_days: days between the dates; when given, the coherence is
+                recalibrated (``ModelCard.mapped_coherence``) and sigma rescaled
+                (``sigma_factor``) by the card's per-baseline calibration.
 
         Returns:
             ``(coherence, sigma)``, float32 ``(H, W)``; NaN where any input is NaN,
@@ -120,6 +121,7 @@ class CoherenceModel:
         out = self.forward_channels(channels[None])[0]
         out[:, ~valid] = np.nan
         if self.card is not None:
+            out[0] = self.card.mapped_coherence(out[0], baseline_days)
             # A second head that is no calibrated sigma is never presented as one.
             calibrated = self.card.output.calibrated_sigma
             out[1] *= np.float32(self.card.sigma_factor(baseline_days) if calibrated else np.nan)

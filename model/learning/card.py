@@ -18,11 +18,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cohcube.model.config_files import validation_problems
 from cohcube.model.errors import ModelArtefactError
 
+from .coherence_map import CoherenceMap, mapped_coherence
 from .config import TrainingConfig
 from .preprocessing import InputContract
 
@@ -100,6 +102,11 @@ class Calibration(_Section):
         None, description="Validation scenes per baseline of that table."
     )
     baseline_command: str | None = Field(None, description="Command that measured the table.")
+    coherence_map_by_baseline_days: dict[str, CoherenceMap] | None = Field(
+        None,
+        description="Monotone map of the predicted coherence to the mean true coherence per "
+        "temporal baseline (days as text; `cohcube calibrate`), or none.",
+    )
 
     def sigma_factor(self, baseline_days: float | None) -> float:
         """Factor on the artefact's sigma for a pair ``baseline_days`` apart.
@@ -174,6 +181,16 @@ class TrainingRecord(_Section):
         "patches, baselines (empty for simulator-only models of earlier versions).",
     )
     init: str | None = Field(None, description="Artefact the weights started from (--init).")
+    init_sha256: str | None = Field(None, description="SHA-256 of that artefact's model file.")
+    parent: TrainingRecord | None = Field(
+        None,
+        description="That artefact's own training record, so a fine-tuned model carries its "
+        "whole lineage (data, commands, wall time of every stage).",
+    )
+
+    def total_wall_time_s(self) -> float:
+        """Training wall time of this stage and every stage before it, seconds."""
+        return self.wall_time_s + (self.parent.total_wall_time_s() if self.parent else 0.0)
 
 
 class Provenance(_Section):
@@ -220,19 +237,33 @@ class ModelCard(_Section):
         """Factor on the second output for a pair ``baseline_days`` apart (1 uncalibrated)."""
         return 1.0 if self.calibration is None else self.calibration.sigma_factor(baseline_days)
 
+    def mapped_coherence(
+        self, coherence: NDArray[np.float32], baseline_days: float | None
+    ) -> NDArray[np.float32]:
+        """The network's coherence of a pair ``baseline_days`` apart, recalibrated by the
+        card's per-baseline map (unchanged without one)."""
+        maps = None if self.calibration is None else self.calibration.coherence_map_by_baseline_days
+        return mapped_coherence(coherence, maps, baseline_days)
+
     def with_metrics(self, report: dict[str, Any]) -> ModelCard:
         """A copy holding an evaluation report (``cohcube evaluate --record``)."""
         return self.model_copy(update={"metrics": report})
 
     def with_baseline_calibration(
-        self, factors: dict[str, float], scenes: int, command: str | None
+        self,
+        factors: dict[str, float],
+        scenes: int,
+        command: str | None,
+        maps: dict[str, CoherenceMap] | None = None,
     ) -> ModelCard:
-        """A copy whose sigma is rescaled per baseline by ``factors`` (days as text -> factor)."""
+        """A copy whose sigma is rescaled per baseline by ``factors`` (days as text -> factor)
+        and whose coherence is recalibrated by ``maps`` (none: not recalibrated)."""
         if self.calibration is None:
             raise ModelArtefactError(f"model {self.name} has no calibrated uncertainty to rescale")
         calibration = self.calibration.model_copy(
             update={
                 "sigma_factor_by_baseline_days": dict(factors),
+                "coherence_map_by_baseline_days": dict(maps) if maps else None,
                 "baseline_validation_scenes": scenes,
                 "baseline_command": command,
             }

@@ -21,6 +21,7 @@ from cohcube.model.physics.radiometry import db_to_linear
 
 from .artefact import CoherenceModel
 from .card import ONE_SIGMA
+from .coherence_map import CoherenceMap, fit_coherence_map
 from .config import DataConfig
 from .training_data import PatchSet, SceneKind, simulate_patches
 
@@ -93,22 +94,30 @@ def calibrate_baselines(
     *,
     baselines_days: Sequence[float] = (6.0, 12.0, 24.0, 36.0),
     scenes: int = 40,
-) -> dict[str, float]:
-    """Per-baseline factors on the artefact's sigma, measured on validation scenes.
+    coherence_maps: bool = True,
+) -> tuple[dict[str, float], dict[str, CoherenceMap]]:
+    """Per-baseline coherence maps and factors on sigma, measured on validation scenes.
 
-    For each baseline, the factor makes ``|true - coherence| <= factor x sigma``
-    hold for 68.27 % of the pixels of ``scenes`` validation scenes (never the
-    test scenes ``evaluate`` scores). Returns ``{days: factor}`` with days as
-    strings (the card's JSON keys).
+    For each baseline, ``scenes`` validation scenes (never the test scenes
+    ``evaluate`` scores) give the monotone map from the predicted to the mean
+    true coherence (``fit_coherence_map``; skipped with ``coherence_maps=False``),
+    then the factor that makes ``|true - mapped coherence| <= factor x sigma``
+    hold for 68.27 % of their pixels. Returns ``({days: factor}, {days: map})``
+    with days as strings (the card's JSON keys).
     """
-    factors = {}
+    factors, maps = {}, {}
     for days in baselines_days:
+        key = f"{days:g}"
         validation = _whole_scenes(data, "validation", scenes, seed, days)
+        # The artefact's own output: any maps or factors the card holds now are refitted.
         coherence, sigma = model_maps(model, validation)
+        if coherence_maps:
+            maps[key] = fit_coherence_map(coherence, validation.truth)
+            coherence = maps[key](coherence)
         ratio = np.abs(validation.truth - coherence) / sigma
-        factors[f"{days:g}"] = float(np.quantile(ratio[np.isfinite(ratio)], ONE_SIGMA))
-        log.info("sigma factor at %g days: %.3f", days, factors[f"{days:g}"])
-    return factors
+        factors[key] = float(np.quantile(ratio[np.isfinite(ratio)], ONE_SIGMA))
+        log.info("sigma factor at %g days: %.3f", days, factors[key])
+    return factors, maps
 
 
 def choose_baseline_window(

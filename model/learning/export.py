@@ -29,6 +29,7 @@ from .card import (
     SoftwareVersions,
     Tiling,
     TrainingRecord,
+    read_card,
     write_card,
 )
 from .checkpoints import load_checkpoint
@@ -153,6 +154,7 @@ def _training_record(
                 f"{', '.join(source['validation']['units']) or 'none'}; test (held out) "
                 f"{', '.join(source['test']['units']) or 'none'}; split by {data.split.by}"
             )
+    parent = read_card(config.fine_tune.init) if config.fine_tune.init else None
     return TrainingRecord(
         data=(
             "; ".join(words) + f"; target {data.target} (SLC window "
@@ -160,6 +162,8 @@ def _training_record(
         ),
         sources=saved.get("training_data") or [],
         init=config.fine_tune.init,
+        init_sha256=parent.artefact.sha256 if parent else None,
+        parent=parent.training if parent else None,
         config=config,
         command=command,
         epochs=saved["epoch"],

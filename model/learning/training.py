@@ -170,7 +170,8 @@ def _validate(
 
 def _tensors(patches: PatchSet, contract: InputContract) -> tuple[torch.Tensor, torch.Tensor]:
     """Network inputs (no data filled as the contract says) and the target (NaN kept)."""
-    inputs = np.nan_to_num(patches.inputs(contract), nan=contract.nodata_fill)
+    # In place: with speckle channels the inputs of 6000 patches are 8.7 GB, a copy 8.7 more.
+    inputs = np.nan_to_num(patches.inputs(contract), copy=False, nan=contract.nodata_fill)
     x = torch.from_numpy(np.ascontiguousarray(inputs, dtype=np.float32))
     y = torch.from_numpy(np.ascontiguousarray(patches.target[:, None]))
     return x, y

@@ -65,16 +65,15 @@ class PatchSet:
     def inputs(self, contract: InputContract) -> NDArray[np.float32]:
         """Network channels ``(N, C, P, P)`` scaled per ``contract``."""
         index = [2 * POLARIZATIONS.index(p) + t for p in contract.polarizations for t in (0, 1)]
-        selected = self.backscatter_db[:, index]
-        scaled = scale_db(selected, contract.db_range)
         if not contract.speckle_window_px:
-            return scaled
-        n, backscatter, h, w = scaled.shape
+            return scale_db(self.backscatter_db[:, index], contract.db_range)
+        n, _, h, w = self.backscatter_db.shape
         out = np.empty((n, contract.channels, h, w), dtype=np.float32)
-        out[:, :backscatter] = scaled
-        for i, patch in enumerate(selected):
+        # Patch by patch: 6000 patches of 22 channels are 8.7 GB, with no room for copies.
+        for i, patch in enumerate(self.backscatter_db[:, index]):
+            out[i, : len(index)] = scale_db(patch, contract.db_range)
             linear = db_to_linear(patch, np.float32)
-            out[i, backscatter:] = speckle_channels(
+            out[i, len(index) :] = speckle_channels(
                 linear[0::2], linear[1::2], contract.speckle_window_px
             )
         return out

@@ -78,6 +78,8 @@ def test_train_export_evaluate(run_cohcube: Run, tmp_path: Path) -> None:
     assert set(calibration["sigma_factor_by_baseline_days"]) == {"6", "24"}
     assert all(f > 0 for f in calibration["sigma_factor_by_baseline_days"].values())
     assert calibration["baseline_command"].startswith("cohcube calibrate")
+    assert set(calibration["coherence_map_by_baseline_days"]) == {"6", "24"}
+    assert "coherence 0.2, 0.5, 0.8 -> [" in calibrated.stdout
     exported_parity = json.loads(model.with_suffix(".json").read_text())["precision_parity"]
     assert set(exported_parity) == {"bf16", "fp16"}  # export measured both against fp32
     measured = run_cohcube(
@@ -143,6 +145,10 @@ threads: 1
     export_model(sorted((run / "checkpoints").glob("*.pt"))[-1], tuned, name="tiny-tuned")
     card = json.loads(tuned.with_suffix(".json").read_text())["training"]
     assert card["init"] == str(tiny_artefact)
+    # The lineage stays with the model: the artefact it started from and how that was trained.
+    parent = json.loads(tiny_artefact.with_suffix(".json").read_text())
+    assert card["init_sha256"] == parent["artefact"]["sha256"]
+    assert card["parent"] == parent["training"]
     (record,) = card["sources"]
     assert record["train"]["units"] == sorted(OPERA_BURSTS[:-2])
     assert record["validation"]["units"] == [OPERA_BURSTS[-2]]

@@ -53,21 +53,29 @@ def test_baseline_calibration_covers_68_percent_of_validation_pixels(
     tiny_artefact: Path, tiny_config: TrainingConfig
 ) -> None:
     model = load_model(tiny_artefact)
-    factors = calibrate_baselines(
+    factors, maps = calibrate_baselines(
         model, tiny_config.data, tiny_config.seed, baselines_days=(6.0, 36.0), scenes=3
     )
-    assert set(factors) == {"6", "36"}
+    assert set(factors) == set(maps) == {"6", "36"}
     assert model.card is not None
-    model.card = model.card.with_baseline_calibration(factors, 3, None)
+    raw = model.card
+    model.card = model.card.with_baseline_calibration(factors, 3, None, maps)
     whole = tiny_config.data.model_copy(update={"patch_px": tiny_config.data.scene_px})
     for days in (6.0, 36.0):
         validation = simulate_patches(whole, "validation", 3, tiny_config.seed, baseline_days=days)
-        inside = []
+        inside, mapped = [], []
         for scene, truth in zip(validation.backscatter_db, validation.truth, strict=True):
             linear = db_to_linear(scene, np.float32)
             coherence, sigma = model.predict(linear[0], linear[1], days)
             inside.append(np.abs(truth - coherence) <= sigma)
+            mapped.append(coherence - truth)
         assert np.mean(inside) == pytest.approx(0.6827, abs=0.005)
+        # The map removes the mean error of the pixels it was fitted on.
+        assert abs(np.nanmean(mapped)) < 0.01
+    # Without a baseline, predict gives the network's own coherence (no map, no factor).
+    calibrated = model.predict(linear[0], linear[1])
+    model.card = raw
+    assert np.array_equal(calibrated[0], model.predict(linear[0], linear[1])[0], equal_nan=True)
 
 
 def _figures(report: object, at: str = "") -> dict[str, float]:

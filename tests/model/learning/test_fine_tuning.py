@@ -1,22 +1,24 @@
-"""Starting training from the shipped artefact: its exact weights, and widened inputs."""
+"""Starting training from an artefact: its exact weights, and widened inputs."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from cohcube.model.learning.artefact import quiet_torchscript
-from cohcube.model.learning.card import card_path_for
-from cohcube.model.learning.config import load_training_config
+from cohcube.model.learning.card import card_path_for, read_card
+from cohcube.model.learning.config import TrainingConfig
 from cohcube.model.learning.fine_tuning import initial_weights
 from cohcube.model.learning.network import build_network, load_weights
 
 SHIPPED = card_path_for(None)
 
 
-def _shipped_output(x: torch.Tensor) -> torch.Tensor:
+def _artefact_output(card: Path, x: torch.Tensor) -> torch.Tensor:
     with quiet_torchscript():
-        module = torch.jit.load(str(SHIPPED.parent / "cohcube-coherence.pt"), map_location="cpu")  # type: ignore[no-untyped-call]
+        module = torch.jit.load(str(card.with_suffix(".pt")), map_location="cpu")  # type: ignore[no-untyped-call]
     with torch.no_grad():
         out: torch.Tensor = module.network(x)
     return out
@@ -24,23 +26,29 @@ def _shipped_output(x: torch.Tensor) -> torch.Tensor:
 
 def test_training_starts_from_the_shipped_weights_as_exported() -> None:
     """The shipped export has biased decoder reduce convs; --init keeps them."""
-    config = load_training_config(SHIPPED.parent / "train.yaml")
+    card = read_card(SHIPPED)
+    assert card.training is not None
+    config = card.training.config
     network = load_weights(build_network(config), initial_weights(SHIPPED, config)).eval()
-    x = torch.from_numpy(np.random.default_rng(0).random((1, 4, 64, 64), dtype=np.float32))
+    rng = np.random.default_rng(0)
+    x = torch.from_numpy(rng.random((1, card.input.channels, 64, 64), dtype=np.float32))
     with torch.no_grad():
         ours = network(x)
-    assert torch.allclose(ours, _shipped_output(x), atol=1e-5)
+    assert torch.allclose(ours, _artefact_output(SHIPPED, x), atol=1e-5)
 
 
-def test_speckle_channels_widen_the_shipped_network_without_changing_its_output() -> None:
-    config = load_training_config(SHIPPED.parent / "train.yaml")
-    config = config.model_copy(
-        update={"network": config.network.model_copy(update={"speckle_window_px": 7})}
+def test_speckle_channels_widen_a_network_without_changing_its_output(
+    tiny_artefact: Path, tiny_config: TrainingConfig
+) -> None:
+    config = tiny_config.model_copy(
+        update={"network": tiny_config.network.model_copy(update={"speckle_window_px": 7})}
     )
-    network = load_weights(build_network(config), initial_weights(SHIPPED, config)).eval()
-    assert network.in_channels == 22
+    network = load_weights(build_network(config), initial_weights(tiny_artefact, config)).eval()
+    card = tiny_artefact.with_suffix(".json")
+    backscatter = read_card(card).input.channels
+    assert network.in_channels == backscatter + 9 * len(config.network.polarizations)
     rng = np.random.default_rng(1)
-    x = torch.from_numpy(rng.random((1, 22, 64, 64), dtype=np.float32))
+    x = torch.from_numpy(rng.random((1, network.in_channels, 64, 64), dtype=np.float32))
     with torch.no_grad():
         ours = network(x)
-    assert torch.allclose(ours, _shipped_output(x[:, :4]), atol=1e-5)
+    assert torch.allclose(ours, _artefact_output(card, x[:, :backscatter]), atol=1e-5)
