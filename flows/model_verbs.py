@@ -257,7 +257,11 @@ def calibrate(
     probe = np.array([0.2, 0.5, 0.8], dtype=np.float32)
     for key, factor in factors.items():
         mapped = maps.get(key)
-        shift = f"; coherence 0.2, 0.5, 0.8 -> {mapped(probe).round(3).tolist()}" if mapped else ""
+        shift = (
+            f"; coherence 0.2, 0.5, 0.8 -> {', '.join(f'{v:.3f}' for v in mapped(probe))}"
+            if mapped
+            else ""
+        )
         typer.echo(f"{key:>6} days: sigma x {factor:.3f}{shift}")
     typer.echo(f"stored in {card_path}")
 

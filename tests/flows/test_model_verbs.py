@@ -79,7 +79,7 @@ def test_train_export_evaluate(run_cohcube: Run, tmp_path: Path) -> None:
     assert all(f > 0 for f in calibration["sigma_factor_by_baseline_days"].values())
     assert calibration["baseline_command"].startswith("cohcube calibrate")
     assert set(calibration["coherence_map_by_baseline_days"]) == {"6", "24"}
-    assert "coherence 0.2, 0.5, 0.8 -> [" in calibrated.stdout
+    assert "coherence 0.2, 0.5, 0.8 -> 0." in calibrated.stdout
     exported_parity = json.loads(model.with_suffix(".json").read_text())["precision_parity"]
     assert set(exported_parity) == {"bf16", "fp16"}  # export measured both against fp32
     measured = run_cohcube(
