@@ -244,8 +244,14 @@ def predict_coherence(
     )
     result = result[:, :, inner[0], inner[1]]
     days = pairs["temporal_baseline_days"].to_numpy(dtype=float)
+    # Named after the forward pass it fuses with (one task per block: network, then calibration).
     result = result.map_blocks(
-        _calibrated_block, days=days, card=card, dtype=np.float32, meta=result._meta
+        _calibrated_block,
+        days=days,
+        card=card,
+        dtype=np.float32,
+        meta=result._meta,
+        token=f"{infer_block.__name__}-calibrated",
     )
     dataset = xr.Dataset(
         {

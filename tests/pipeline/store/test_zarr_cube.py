@@ -34,7 +34,8 @@ SUPPORT = Path(__file__).resolve().parents[2] / "support"
 
 
 def _is_forward(key: object) -> bool:
-    """A task of the network's map_overlap step (named after ``_infer_block``)."""
+    """A task of the network's map_overlap step (named after ``infer_block``; the per-baseline
+    calibration fuses with it into one task per block, named after it too)."""
     name = key[0] if isinstance(key, tuple) else key
     return str(name).startswith(infer_block.__name__)
 
