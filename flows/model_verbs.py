@@ -323,12 +323,10 @@ def models(
             else "trained by cohcube on simulated pairs"
         )
         if card.training is not None and card.provenance is None:
-            stages, record = 1, card.training
-            while record.parent is not None:
-                stages, record = stages + 1, record.parent
+            stages = card.training.lineage()
             origin += (
-                f" in {card.training.total_wall_time_s() / 60:.0f} min"
-                f"{f' ({stages} stages: --init)' if stages > 1 else ''}"
+                f" in {sum(stage.wall_time_s for stage in stages) / 60:.0f} min"
+                f"{f' ({len(stages)} stages: --init)' if len(stages) > 1 else ''}"
             )
         typer.echo(
             f"{card.name}  {path}\n  from: {origin}\n  input: {card.input.quantity} "

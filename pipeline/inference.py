@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 
 from cohcube.model.errors import InputDataError
 from cohcube.model.learning.card import ModelCard, card_path_for, read_card
+from cohcube.model.learning.coherence_map import CoherenceMap, mapped_coherence
 from cohcube.model.learning.preprocessing import InputContract, network_input
 
 from .grid import spatial_chunks
@@ -131,20 +132,18 @@ def _overlapped_inference(
 def _calibrated_block(
     block: NDArray[np.float32],
     days: NDArray[np.float64],
-    card: ModelCard,
+    sigma_factors: NDArray[np.float32],
+    maps: dict[str, CoherenceMap] | None,
     block_info: dict[Any, Any] | None = None,
 ) -> NDArray[np.float32]:
-    """``(pairs, 2, y, x)`` network output -> coherence and sigma calibrated for each pair's
-    temporal baseline (the artefact's are calibrated at its training baseline only).
-
-    A model without a calibrated sigma (an imported one) gets NaN: never a made-up sigma.
-    """
+    """``(pairs, 2, y, x)`` network output -> coherence mapped by ``maps`` and sigma scaled by
+    ``sigma_factors`` for each pair's temporal baseline ``days`` (all pairs of the job)."""
     first = block_info[0]["array-location"][0][0] if block_info else 0
+    pairs = slice(first, first + block.shape[0])
     out = np.empty_like(block)
-    for i, baseline in enumerate(days[first : first + block.shape[0]]):
-        out[i, 0] = card.mapped_coherence(block[i, 0], float(baseline))
-        factor = card.sigma_factor(float(baseline)) if card.output.calibrated_sigma else np.nan
-        out[i, 1] = block[i, 1] * np.float32(factor)
+    for i, baseline in enumerate(days[pairs]):
+        out[i, 0] = mapped_coherence(block[i, 0], maps, float(baseline))
+    out[:, 1] = block[:, 1] * sigma_factors[pairs, None, None]
     return out
 
 
@@ -244,11 +243,19 @@ def predict_coherence(
     )
     result = result[:, :, inner[0], inner[1]]
     days = pairs["temporal_baseline_days"].to_numpy(dtype=float)
+    # The artefact's sigma is calibrated at its training baseline; the card may rescale it per
+    # pair. A model without a calibrated sigma (an imported one) gets NaN: never a made-up sigma.
+    if card.output.calibrated_sigma:
+        sigma_factors = np.array([card.sigma_factor(d) for d in days], dtype=np.float32)
+    else:
+        sigma_factors = np.full(len(pairs), np.nan, dtype=np.float32)
+    maps = card.calibration.coherence_map_by_baseline_days if card.calibration else None
     # Named after the forward pass it fuses with (one task per block: network, then calibration).
     result = result.map_blocks(
         _calibrated_block,
         days=days,
-        card=card,
+        sigma_factors=sigma_factors,
+        maps=maps,
         dtype=np.float32,
         meta=result._meta,
         token=f"{infer_block.__name__}-calibrated",
@@ -276,7 +283,7 @@ def predict_coherence(
         "halo_px": halo,
         "inference_precision": precision_label or precision_in_use(precision, card_path),
         "coherence_calibration": "per-baseline map to the true coherence (model card)"
-        if card.calibration and card.calibration.coherence_map_by_baseline_days
+        if maps
         else "none: the network's output",
         "coherence_sigma": "calibrated"
         if card.output.calibrated_sigma

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cohcube.model.config_files import validation_problems
 from cohcube.model.errors import ModelArtefactError
 
-from .coherence_map import CoherenceMap, mapped_coherence
+from .coherence_map import CoherenceMap, log_days_weights, mapped_coherence
 from .config import TrainingConfig
 from .preprocessing import InputContract
 
@@ -119,14 +119,8 @@ class Calibration(_Section):
         table = self.sigma_factor_by_baseline_days
         if not table or baseline_days is None:
             return 1.0
-        if not np.isfinite(baseline_days) or baseline_days <= 0:
-            raise ValueError(
-                f"baseline_days must be a positive number of days, got {baseline_days}"
-            )
-        days = sorted((float(k), float(v)) for k, v in table.items())
-        x = np.log([d for d, _ in days])
-        y = np.array([f for _, f in days])
-        return float(np.interp(np.log(baseline_days), x, y))
+        weights = log_days_weights(table, baseline_days)
+        return float(sum(w * table[d] for d, w in weights.items()))
 
 
 class PrecisionParity(_Section):
@@ -188,9 +182,9 @@ class TrainingRecord(_Section):
         "whole lineage (data, commands, wall time of every stage).",
     )
 
-    def total_wall_time_s(self) -> float:
-        """Training wall time of this stage and every stage before it, seconds."""
-        return self.wall_time_s + (self.parent.total_wall_time_s() if self.parent else 0.0)
+    def lineage(self) -> list[TrainingRecord]:
+        """This stage and every stage before it, latest first."""
+        return [self, *(self.parent.lineage() if self.parent else [])]
 
 
 class Provenance(_Section):

@@ -15,6 +15,8 @@ arrays and in ``CoherenceModel.predict`` alike. No torch here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -57,11 +59,10 @@ def fit_coherence_map(
     valid = np.isfinite(predicted) & np.isfinite(truth)
     p = predicted[valid].astype(np.float64)
     t = truth[valid].astype(np.float64)
-    order = np.argsort(p, kind="stable")
-    bins = np.array_split(order, knots)
-    x = np.array([p[b].mean() for b in bins if b.size])
+    bins = [b for b in np.array_split(np.argsort(p, kind="stable"), knots) if b.size]
+    x = np.array([p[b].mean() for b in bins])
     y = _pooled_adjacent_violators(
-        np.array([t[b].mean() for b in bins if b.size]), np.array([b.size for b in bins if b.size])
+        np.array([t[b].mean() for b in bins]), np.array([b.size for b in bins])
     )
     # Ties between bins (a saturated prediction) would make the knots non-increasing.
     keep = np.concatenate([[True], np.diff(x) > 1e-9])
@@ -88,6 +89,28 @@ def _pooled_adjacent_violators(
     return np.repeat(means, counts)
 
 
+def log_days_weights(table_days: Iterable[str], baseline_days: float) -> dict[str, float]:
+    """Weights of a per-baseline table's entries (days as text) for a pair ``baseline_days``
+    apart: linear in log(days) between the two entries around it, all on the nearest entry
+    outside them. The one interpolation of every per-baseline calibration table.
+
+    Raises:
+        ValueError: ``baseline_days`` is not a positive number.
+    """
+    if not np.isfinite(baseline_days) or baseline_days <= 0:
+        raise ValueError(f"baseline_days must be a positive number of days, got {baseline_days}")
+    days = sorted(table_days, key=float)
+    logs = np.log([float(d) for d in days])
+    at = float(np.log(baseline_days))
+    if at <= logs[0]:
+        return {days[0]: 1.0}
+    if at >= logs[-1]:
+        return {days[-1]: 1.0}
+    upper = int(np.searchsorted(logs, at))
+    weight = float((at - logs[upper - 1]) / (logs[upper] - logs[upper - 1]))
+    return {days[upper - 1]: 1.0 - weight, days[upper]: weight}
+
+
 def mapped_coherence(
     coherence: NDArray[np.float32],
     maps: dict[str, CoherenceMap] | None,
@@ -95,21 +118,10 @@ def mapped_coherence(
 ) -> NDArray[np.float32]:
     """``coherence`` of a pair ``baseline_days`` apart, recalibrated by ``maps`` (days as text).
 
-    Unchanged without maps or baseline; blended linearly in log(days) between the
-    two calibrated baselines around ``baseline_days``, the nearest one outside them.
+    Unchanged without maps or baseline; otherwise the maps blended by ``log_days_weights``.
     """
     if not maps or baseline_days is None:
         return coherence
-    if not np.isfinite(baseline_days) or baseline_days <= 0:
-        raise ValueError(f"baseline_days must be a positive number of days, got {baseline_days}")
-    days = sorted(maps, key=float)
-    logs = np.log([float(d) for d in days])
-    at = float(np.log(baseline_days))
-    if at <= logs[0]:
-        return maps[days[0]](coherence)
-    if at >= logs[-1]:
-        return maps[days[-1]](coherence)
-    upper = int(np.searchsorted(logs, at))
-    weight = np.float32((at - logs[upper - 1]) / (logs[upper] - logs[upper - 1]))
-    low, high = maps[days[upper - 1]](coherence), maps[days[upper]](coherence)
-    return ((1 - weight) * low + weight * high).astype(np.float32)
+    weights = log_days_weights(maps, baseline_days)
+    blended = sum(np.float32(w) * maps[d](coherence) for d, w in weights.items())
+    return np.asarray(blended, dtype=np.float32)
