@@ -12,7 +12,7 @@ from pathlib import Path
 
 import rioxarray  # noqa: F401
 from support.process_jobs import items_until, job_settings, pairs_in_store, write_config
-from support.processes import cohcube_command
+from support.processes import as_from_a_terminal, cohcube_command
 
 from cohcube.pipeline.sample import SampleCatalog
 from cohcube.pipeline.store.tile_set import held_through, pending_pairs
@@ -42,7 +42,7 @@ def test_ctrl_c_says_so_in_one_line_and_a_rerun_resumes(
     config = write_config(tmp_path / "job.yaml", **settings)
     # A session of its own: the signal goes to the job and its workers, as Ctrl-C in a terminal.
     job = subprocess.Popen(
-        [cohcube_command(), "process", str(config), "--no-progress"],
+        as_from_a_terminal([cohcube_command(), "process", str(config), "--no-progress"]),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -54,7 +54,7 @@ def test_ctrl_c_says_so_in_one_line_and_a_rerun_resumes(
     assert job.poll() is None, "the job finished before it could be interrupted"
     os.killpg(job.pid, signal.SIGINT)
     _, stderr = job.communicate(timeout=120)
-    assert job.returncode == 130
+    assert job.returncode == 130, stderr
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("cohcube: interrupted; no unfinished pair is presented as done")
     assert f"cohcube process {config}` again to resume" in last

@@ -70,3 +70,15 @@ def cohcube_command() -> str:
     if found is None:
         raise RuntimeError("the cohcube console script is not installed (pip install -e .)")
     return found
+
+
+def as_from_a_terminal(command: Sequence[str]) -> list[str]:
+    """``command`` started the way a terminal starts it: with SIGINT at its default action.
+
+    A shell's background job (``cmd &``, ``nohup``, some CI runners) starts its children
+    with SIGINT ignored, and Python keeps an inherited SIG_IGN: a job launched from there
+    rightly ignores Ctrl-C. Tests of what Ctrl-C does need the terminal's disposition.
+    """
+    reset = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    reset += "os.execvp(sys.argv[1], sys.argv[1:])"
+    return [sys.executable, "-c", reset, *command]
