@@ -34,7 +34,7 @@ from cohcube.pipeline.inference import predict_coherence
 from cohcube.pipeline.pairs import select_pairs
 from cohcube.pipeline.sample import SampleSpec
 from cohcube.pipeline.store import StoreLayout, write_coherence
-from cohcube.pipeline.worker_model import warm_workers
+from cohcube.pipeline.worker_model import pair_batch_for, warm_workers
 
 N_PAIRS = 4
 
@@ -48,19 +48,25 @@ class Layout:
     region_px: int
     warm: bool = True
     precision: str = "fp32"
-    pair_batch: int = 2
+    #: Pairs per block; None: what the job picks for its workers (``pair_batch_for``).
+    pair_batch: int | None = None
 
     def describe(self) -> str:
         warm = "model loaded at cluster start" if self.warm else "model loaded inside the job"
+        batch = (
+            "pairs per block as the job picks"
+            if self.pair_batch is None
+            else (f"{self.pair_batch} pairs per block")
+        )
         return (
             f"{self.workers} worker(s) x {self.threads} thread(s), {self.region_px} px regions, "
-            f"{self.precision}, {warm}"
+            f"{batch}, {self.precision}, {warm}"
         )
 
 
 #: What cohcube did before (2 x 1, 1024 px regions, each worker loading the model in its
 #: first task) and what it does now on a 2-core machine (the local cluster's defaults).
-BEFORE = Layout(workers=2, threads=1, region_px=1024, warm=False)
+BEFORE = Layout(workers=2, threads=1, region_px=1024, warm=False, pair_batch=2)
 
 
 def default_layout(precision: str = "fp32") -> Layout:
@@ -89,7 +95,7 @@ def run_job(size: int, layout: Layout, out: Path, sample: SampleSpec | None = No
                 cube,
                 pairs,
                 chunk=store.shard_px,
-                pair_batch=layout.pair_batch,
+                pair_batch=layout.pair_batch or pair_batch_for(client),
                 precision=layout.precision,
             )
             start = time.perf_counter()

@@ -40,7 +40,7 @@ from cohcube.pipeline.sample import (
 )
 from cohcube.pipeline.search import SceneQuery, search_scenes
 from cohcube.pipeline.store.zarr_cube import StoreLayout, WriteReport, open_coherence_cube
-from cohcube.pipeline.worker_model import warm_workers
+from cohcube.pipeline.worker_model import pair_batch_for, warm_workers
 
 from .job_config import PairConfig
 from .job_steps import (
@@ -168,7 +168,7 @@ def run_demo(
             str(store),
             layout,
             attrs={"input_collection": f"{collection} (cohcube sample)"},
-            pair_batch=2,
+            pair_batch=pair_batch_for(client),
             precision=precision,
         )
     timings["inference_and_write_s"] = time.perf_counter() - step

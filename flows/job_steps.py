@@ -40,6 +40,7 @@ from cohcube.pipeline.store.zarr_cube import (
     open_coherence_cube,
     write_coherence,
 )
+from cohcube.pipeline.worker_model import pair_batch_for
 
 from .job_config import GrdConfig, PairConfig
 
@@ -57,6 +58,8 @@ class ChosenModel:
     workers_read: str | None = None
     precision_label: str | None = None
     workers: Any = None
+    #: Pairs per block on these workers (``pair_batch_for``; None: asked when needed).
+    pair_batch: int | None = None
 
     @property
     def size_multiple(self) -> int:
@@ -190,14 +193,16 @@ def infer_into_cube(
     layout: StoreLayout,
     *,
     attrs: dict[str, Any],
-    pair_batch: int = 4,
+    pair_batch: int | None = None,
     precision: str = "fp32",
     margin_px: int = 0,
     where: str = "",
     on_region: RegionCallback | None = None,
 ) -> WriteReport:
     """Infer ``pairs`` and add them to the cube at ``url`` (resumable; whole pairs only);
-    the outer ``margin_px`` of ``cube`` is context only (``predict_coherence``).
+    the outer ``margin_px`` of ``cube`` is context only (``predict_coherence``). Pairs per
+    block: ``pair_batch``, else the model's, else what its workers' devices call for
+    (``pair_batch_for``).
 
     Raises:
         AssetReadError: an asset could not be read (``where`` names the tile);
@@ -208,7 +213,7 @@ def infer_into_cube(
         pairs,
         model.card_path,
         chunk=layout.shard_px,
-        pair_batch=pair_batch,
+        pair_batch=pair_batch or model.pair_batch or pair_batch_for(model.workers),
         precision=precision,
         margin_px=margin_px,
         attrs=attrs,

@@ -47,7 +47,7 @@ from cohcube.pipeline.store.tile_set import (
 from cohcube.pipeline.store.zarr_cube import StoreLayout, committed_pairs
 from cohcube.pipeline.tile_scenes import SceneIndex
 from cohcube.pipeline.tiles import Tile, TileGrid, tiles_for_region
-from cohcube.pipeline.worker_model import warm_workers
+from cohcube.pipeline.worker_model import pair_batch_for, warm_workers
 
 from .job_config import PairConfig, ProcessConfig, Signer, asset_signer, bearer_headers
 from .job_steps import ChosenModel, choose_model, infer_into_cube, publish_catalog, stack_pairs
@@ -249,6 +249,7 @@ def run_process(config: ProcessConfig, *, progress: bool = True) -> ProcessRepor
                             workers_read=workers_read,
                             precision_label=label,
                             workers=client,
+                            pair_batch=pair_batch_for(client),
                         )
                     )
                     opened.append(open_tile_set(store, grid))

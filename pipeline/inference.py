@@ -61,13 +61,10 @@ def infer_block(
     model = cached_model(card_path, sha256, precision)
     contract = model.contract
     n_pol = len(contract.polarizations)
-    stacked = []
-    masks = []
-    for pair in block:
-        channels, valid = network_input(pair[:n_pol], pair[n_pol : 2 * n_pol], contract)
-        stacked.append(channels)
-        masks.append(valid)
-    inputs = np.stack(stacked)
+    inputs = np.empty((len(block), contract.channels, *block.shape[2:]), dtype=np.float32)
+    masks = np.empty((len(block), *block.shape[2:]), dtype=bool)
+    for i, pair in enumerate(block):
+        _, masks[i] = network_input(pair[:n_pol], pair[n_pol : 2 * n_pol], contract, out=inputs[i])
     if model.device.type == "cpu":
         # One pair per call on a CPU: the same throughput as batches (0.291 vs 0.287 Mpx/s
         # at 1024 px, 2 threads) for a batch's share of the activation memory.
@@ -75,7 +72,7 @@ def infer_block(
             out = np.concatenate([model.forward_channels(x[None]) for x in inputs])
     else:
         out = model.forward_channels(inputs)
-    out[~np.stack(masks)[:, None].repeat(2, axis=1)] = np.nan
+    out[~np.broadcast_to(masks[:, None], out.shape)] = np.nan
     return out[:, :, top : top + (y1 - y0), left : left + (x1 - x0)]
 
 

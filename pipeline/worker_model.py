@@ -20,6 +20,7 @@ import re
 import signal
 import tempfile
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -152,6 +153,26 @@ def _this_device() -> str:
     import torch
 
     return worker_device(torch.cuda.is_available(), os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+#: Pairs per block (one forward call) when every worker has a GPU: ``forward_channels``
+#: splits a call to fit the free device memory. A CPU worker gets one pair per block: a
+#: batch is no faster there (``infer_block``), holds a batch's inputs at once, and puts
+#: all the pairs of a region on one worker while the others wait.
+GPU_PAIR_BATCH = 4
+
+
+def pair_batch_for(client: Any | None) -> int:
+    """Pairs per block for the workers of ``client`` (this process's device without one):
+    ``pair_batch_for_devices`` of the devices they compute on."""
+    devices = list(client.run(_this_device).values()) if client is not None else []
+    return pair_batch_for_devices(devices or [_this_device()])
+
+
+def pair_batch_for_devices(devices: Sequence[str]) -> int:
+    """``GPU_PAIR_BATCH`` when every device (``"cpu"``, ``"cuda:0"``) is a GPU, else 1: a
+    block goes to any worker, and on a CPU one a batch only costs."""
+    return GPU_PAIR_BATCH if devices and all(d.startswith("cuda") for d in devices) else 1
 
 
 def cached_model(

@@ -87,25 +87,42 @@ def _channel_order(polarizations: tuple[str, ...], speckle_window_px: int) -> tu
     return backscatter + (lag_channel_names(polarizations) if speckle_window_px else ())
 
 
-def scale_db(db: ArrayLike, db_range: tuple[float, float]) -> NDArray[np.float32]:
-    """Backscatter in dB -> clip to ``db_range`` -> [0, 1] float32; NaN stays NaN.
+def scale_db(
+    db: ArrayLike, db_range: tuple[float, float], out: NDArray[np.float32] | None = None
+) -> NDArray[np.float32]:
+    """Backscatter in dB -> clip to ``db_range`` -> [0, 1] float32 (into ``out`` if given,
+    which may be ``db`` itself); NaN stays NaN.
 
     The one definition of the network's input scaling: inference
     (``scale_backscatter``) and training patches (stored in dB) both call it.
     """
     low, high = db_range
     values = np.asarray(db, dtype=np.float32)
-    return ((np.clip(values, low, high) - low) / (high - low)).astype(np.float32)
+    scaled = np.clip(values, low, high, out=out)
+    scaled -= np.float32(low)
+    scaled /= np.float32(high - low)
+    return scaled
 
 
-def scale_backscatter(linear: ArrayLike, db_range: tuple[float, float]) -> NDArray[np.float32]:
-    """Linear power -> dB -> ``scale_db``; NaN (and power <= 0) stay NaN."""
+def scale_backscatter(
+    linear: ArrayLike, db_range: tuple[float, float], out: NDArray[np.float32] | None = None
+) -> NDArray[np.float32]:
+    """Linear power -> dB -> ``scale_db``; NaN (and power <= 0) stay NaN. Computed in
+    ``out`` (default: a new array), so a block of many planes makes no temporaries."""
     power = np.asarray(linear, dtype=np.float32)
-    return scale_db(linear_to_db(np.where(power > 0, power, np.nan), np.float32), db_range)
+    if out is None:
+        out = np.empty_like(power)
+    np.copyto(out, power)
+    out[~(power > 0)] = np.nan
+    linear_to_db(out, np.float32, out=out)
+    return scale_db(out, db_range, out=out)
 
 
 def network_input(
-    reference: ArrayLike, secondary: ArrayLike, contract: InputContract
+    reference: ArrayLike,
+    secondary: ArrayLike,
+    contract: InputContract,
+    out: NDArray[np.float32] | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
     """Stack two acquisitions into network channels.
 
@@ -113,11 +130,12 @@ def network_input(
         reference, secondary: linear backscatter, ``(H, W)`` for one polarisation
             or ``(n_pol, H, W)`` in ``contract.polarizations`` order; NaN = no data.
         contract: the model's input contract.
+        out: a ``(C, H, W)`` float32 array to fill (default: a new one).
 
     Returns:
-        ``(channels, valid)``: ``(C, H, W)`` float32 in [0, 1] with no-data filled
-        by ``contract.nodata_fill``, and the ``(H, W)`` mask of pixels valid in
-        every channel.
+        ``(channels, valid)``: ``channels`` (``out``), ``(C, H, W)`` float32 in [0, 1]
+        with no-data filled by ``contract.nodata_fill``, and the ``(H, W)`` mask of
+        pixels valid in every channel.
     """
     ref = np.asarray(reference)
     sec = np.asarray(secondary)
@@ -131,13 +149,18 @@ def network_input(
             f"expected {'(H, W) or ' if n_pol == 1 else ''}({n_pol}, H, W) arrays for "
             f"polarisations {contract.polarizations}, got shape {np.asarray(reference).shape}"
         )
-    planes: list[NDArray[np.float32]] = []
+    shape = (contract.channels, *ref.shape[1:])
+    if out is not None and out.shape != shape:
+        raise ValueError(f"out has shape {out.shape}, the channels {shape}")
+    channels = np.empty(shape, dtype=np.float32) if out is None else out
     for p in range(n_pol):
-        planes.append(scale_backscatter(ref[p], contract.db_range))
-        planes.append(scale_backscatter(sec[p], contract.db_range))
+        scale_backscatter(ref[p], contract.db_range, out=channels[2 * p])
+        scale_backscatter(sec[p], contract.db_range, out=channels[2 * p + 1])
+    backscatter = channels[: 2 * n_pol]
+    missing = ~np.isfinite(backscatter)
+    valid: NDArray[np.bool_] = np.logical_not(missing.any(axis=0))
+    backscatter[missing] = contract.nodata_fill
     if contract.speckle_window_px:
-        planes.extend(speckle_channels(ref, sec, contract.speckle_window_px))
-    channels = np.stack(planes)
-    valid = np.asarray(np.isfinite(channels).all(axis=0), dtype=bool)
-    channels[~np.isfinite(channels)] = contract.nodata_fill
+        # Finite by construction (no-data counts as the local mean): nothing to fill.
+        speckle_channels(ref, sec, contract.speckle_window_px, out=channels[2 * n_pol :])
     return channels, valid

@@ -26,8 +26,12 @@ def db_to_linear(value_db: ArrayLike, dtype: Real = np.float64) -> NDArray[np.fl
     return linear
 
 
-def linear_to_db(power: ArrayLike, dtype: Real = np.float64) -> NDArray[np.floating[Any]]:
-    """Convert linear power to decibels in ``dtype``; zero and negative power give -inf/NaN."""
+def linear_to_db(
+    power: ArrayLike, dtype: Real = np.float64, out: NDArray[np.floating[Any]] | None = None
+) -> NDArray[np.floating[Any]]:
+    """Convert linear power to decibels in ``dtype`` (into ``out`` of that dtype if given,
+    which may be ``power`` itself); zero and negative power give -inf/NaN."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        db: NDArray[np.floating[Any]] = 10.0 * np.log10(np.asarray(power, dtype=dtype))
+        db: NDArray[np.floating[Any]] = np.log10(np.asarray(power, dtype=dtype), out=out)
+    db *= 10.0
     return db

@@ -18,7 +18,14 @@ from support.processes import free_port, start_server, stop_server
 
 from cohcube.model.errors import InputDataError
 from cohcube.model.learning.card import Bf16Weights, card_path_for, read_card, write_card
-from cohcube.pipeline.worker_model import is_url, local_card, warm_workers
+from cohcube.pipeline.worker_model import (
+    GPU_PAIR_BATCH,
+    is_url,
+    local_card,
+    pair_batch_for,
+    pair_batch_for_devices,
+    warm_workers,
+)
 
 SUPPORT = Path(__file__).resolve().parents[1] / "support"
 
@@ -100,6 +107,13 @@ def test_an_unreadable_url_names_it_in_one_line(
     assert f"cannot read the model at {missing}" in message
 
 
+def test_pairs_are_batched_only_where_every_worker_has_a_gpu() -> None:
+    assert pair_batch_for_devices(["cuda:0", "cuda:0"]) == GPU_PAIR_BATCH > 1
+    assert pair_batch_for_devices(["cuda:0", "cpu"]) == 1  # a block may land on the CPU
+    assert pair_batch_for_devices(["cpu"]) == 1
+    assert pair_batch_for_devices([]) == 1
+
+
 def test_workers_load_the_model_from_a_url(
     model_server: str, tiny_artefact: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -111,11 +125,13 @@ def test_workers_load_the_model_from_a_url(
         Client(cluster) as client,
     ):
         chosen = warm_workers(client, model_server, sha256, "fp32")
+        batch = pair_batch_for(client)
         fetched = client.run(lambda: sorted(p.name for p in (tmp_path / "worker-cache").rglob("*")))
         missing = model_server.rsplit("/", 1)[0] + "/gone.json"
         with pytest.raises(InputDataError) as raised:
             warm_workers(client, missing, "2" * 64, "fp32")
     assert chosen == "fp32"
+    assert batch == 1  # CPU workers: a pair per block
     for names in fetched.values():
         assert names == sorted([sha256, tiny_artefact.name, card_path_for(tiny_artefact).name])
     message = str(raised.value)

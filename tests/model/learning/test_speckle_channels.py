@@ -8,7 +8,12 @@ import torch
 from scipy.ndimage import uniform_filter
 
 from cohcube.model.learning.preprocessing import InputContract, network_input
-from cohcube.model.learning.speckle_channels import LAGS, lag_channel_names, lagged_correlation
+from cohcube.model.learning.speckle_channels import (
+    LAGS,
+    box_mean,
+    lag_channel_names,
+    lagged_correlation,
+)
 from cohcube.model.learning.training import augmented
 
 
@@ -106,3 +111,15 @@ def test_each_lag_is_the_pearson_coefficient_of_its_box() -> None:
         a, b = box(ref, y, x), box(sec, y + dy, x + dx)
         expected = (a * b).mean() / np.sqrt((a * a).mean() * (b * b).mean())
         assert correlation[i, y, x] == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("window", [3, 7, 9])
+@pytest.mark.parametrize("shape", [(64, 80), (5, 9), (2, 3)])
+def test_box_mean_is_scipys_mirrored_uniform_filter(window: int, shape: tuple[int, int]) -> None:
+    # (2, 3) and (5, 9) are smaller than the box: the mirror folds more than once.
+    image = _speckle(shape, seed=window)
+    expected = uniform_filter(image, window, mode="reflect")
+    np.testing.assert_allclose(box_mean(image, window), expected, rtol=0, atol=2e-6)
+    into = np.full(shape, np.nan, dtype=np.float32)
+    assert box_mean(image, window, out=into) is into
+    np.testing.assert_allclose(into, expected, rtol=0, atol=2e-6)
