@@ -159,11 +159,11 @@ def e2e(size: int = 2048, precision: str = "fp32") -> None:
     )
 
 
-def memory(region: int = 512) -> None:
+def memory(region: int = 512, pair_batch: int | None = None) -> None:
     # 3 x 3 and 6 x 6 regions: both areas have interior regions (halo on all four sides), so
     # the largest forward window, and with it the activation memory, is the same in both.
     work = Path(tempfile.mkdtemp(prefix="cohcube-bench-"))
-    layout = replace(default_layout(), region_px=region)
+    layout = replace(default_layout(), region_px=region, pair_batch=pair_batch)
     sizes = (3 * region, 6 * region)
     sample = SampleSpec(size_px=max(2048, sizes[1]))
     try:
@@ -254,11 +254,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("which", choices=["e2e", "memory", "workers"])
     parser.add_argument("--precision", default="fp32", help="e2e: fp32, bf16, fp16 or auto.")
+    parser.add_argument(
+        "--pair-batch", type=int, help="memory: pairs per block (default: as the job picks)."
+    )
     args = parser.parse_args()
     if args.which == "e2e":
         e2e(precision=args.precision)
+    elif args.which == "memory":
+        memory(pair_batch=args.pair_batch)
     else:
-        {"memory": memory, "workers": workers}[args.which]()
+        workers()
 
 
 if __name__ == "__main__":

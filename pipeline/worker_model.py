@@ -156,10 +156,15 @@ def _this_device() -> str:
 
 
 #: Pairs per block (one forward call) when every worker has a GPU: ``forward_channels``
-#: splits a call to fit the free device memory. A CPU worker gets one pair per block: a
-#: batch is no faster there (``infer_block``), holds a batch's inputs at once, and puts
-#: all the pairs of a region on one worker while the others wait.
+#: splits a call to fit the free device memory.
 GPU_PAIR_BATCH = 4
+#: Pairs per block otherwise. A batch is no faster on a CPU (``infer_block`` runs its pairs
+#: one by one), so this only sets how work spreads and what a task holds. Measured with
+#: ``bench_jobs.py`` (AMD EPYC with AVX-512-BF16, 2 workers x 1 thread, 4 pairs): 4 put
+#: a region's pairs on one worker while the other idled; end-to-end / forward 0.82 at 1,
+#: 0.77 and 0.69 at 2 (three runs); peak memory 4x area / 1x area 1.29 at 1 and 1.16 at 2
+#: in one run (a pair per block: lower peaks at 1x, more tasks and driver graph per region).
+CPU_PAIR_BATCH = 1
 
 
 def pair_batch_for(client: Any | None) -> int:
@@ -170,9 +175,11 @@ def pair_batch_for(client: Any | None) -> int:
 
 
 def pair_batch_for_devices(devices: Sequence[str]) -> int:
-    """``GPU_PAIR_BATCH`` when every device (``"cpu"``, ``"cuda:0"``) is a GPU, else 1: a
-    block goes to any worker, and on a CPU one a batch only costs."""
-    return GPU_PAIR_BATCH if devices and all(d.startswith("cuda") for d in devices) else 1
+    """``GPU_PAIR_BATCH`` when every device (``"cpu"``, ``"cuda:0"``) is a GPU, else
+    ``CPU_PAIR_BATCH``: a block may go to any worker."""
+    if devices and all(d.startswith("cuda") for d in devices):
+        return GPU_PAIR_BATCH
+    return CPU_PAIR_BATCH
 
 
 def cached_model(

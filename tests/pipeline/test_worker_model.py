@@ -19,6 +19,7 @@ from support.processes import free_port, start_server, stop_server
 from cohcube.model.errors import InputDataError
 from cohcube.model.learning.card import Bf16Weights, card_path_for, read_card, write_card
 from cohcube.pipeline.worker_model import (
+    CPU_PAIR_BATCH,
     GPU_PAIR_BATCH,
     is_url,
     local_card,
@@ -107,11 +108,11 @@ def test_an_unreadable_url_names_it_in_one_line(
     assert f"cannot read the model at {missing}" in message
 
 
-def test_pairs_are_batched_only_where_every_worker_has_a_gpu() -> None:
-    assert pair_batch_for_devices(["cuda:0", "cuda:0"]) == GPU_PAIR_BATCH > 1
-    assert pair_batch_for_devices(["cuda:0", "cpu"]) == 1  # a block may land on the CPU
-    assert pair_batch_for_devices(["cpu"]) == 1
-    assert pair_batch_for_devices([]) == 1
+def test_the_gpu_batch_only_where_every_worker_has_a_gpu() -> None:
+    assert pair_batch_for_devices(["cuda:0", "cuda:0"]) == GPU_PAIR_BATCH > CPU_PAIR_BATCH
+    assert pair_batch_for_devices(["cuda:0", "cpu"]) == CPU_PAIR_BATCH  # may land on the CPU
+    assert pair_batch_for_devices(["cpu"]) == CPU_PAIR_BATCH
+    assert pair_batch_for_devices([]) == CPU_PAIR_BATCH
 
 
 def test_workers_load_the_model_from_a_url(
@@ -131,7 +132,7 @@ def test_workers_load_the_model_from_a_url(
         with pytest.raises(InputDataError) as raised:
             warm_workers(client, missing, "2" * 64, "fp32")
     assert chosen == "fp32"
-    assert batch == 1  # CPU workers: a pair per block
+    assert batch == CPU_PAIR_BATCH
     for names in fetched.values():
         assert names == sorted([sha256, tiny_artefact.name, card_path_for(tiny_artefact).name])
     message = str(raised.value)
