@@ -123,9 +123,9 @@ def forward_seconds(size: int, precision: str = "fp32") -> float:
     return time.perf_counter() - start
 
 
-def e2e(size: int = 2048, precision: str = "fp32") -> None:
+def e2e(size: int = 2048, precision: str = "fp32", pair_batch: int | None = None) -> None:
     work = Path(tempfile.mkdtemp(prefix="cohcube-bench-"))
-    after = default_layout(precision)
+    after = replace(default_layout(precision), pair_batch=pair_batch)
     before = BEFORE if precision == "fp32" else replace(BEFORE, precision=precision)
     try:
         run_job(1024, after, work / "warm.zarr")  # warm caches (sample, page cache, imports)
@@ -255,11 +255,13 @@ def main() -> None:
     parser.add_argument("which", choices=["e2e", "memory", "workers"])
     parser.add_argument("--precision", default="fp32", help="e2e: fp32, bf16, fp16 or auto.")
     parser.add_argument(
-        "--pair-batch", type=int, help="memory: pairs per block (default: as the job picks)."
+        "--pair-batch",
+        type=int,
+        help="memory, e2e (after): pairs per block (default: as the job picks).",
     )
     args = parser.parse_args()
     if args.which == "e2e":
-        e2e(precision=args.precision)
+        e2e(precision=args.precision, pair_batch=args.pair_batch)
     elif args.which == "memory":
         memory(pair_batch=args.pair_batch)
     else:

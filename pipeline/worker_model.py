@@ -161,10 +161,11 @@ GPU_PAIR_BATCH = 4
 #: Pairs per block otherwise. A batch is no faster on a CPU (``infer_block`` runs its pairs
 #: one by one), so this only sets how work spreads and what a task holds. Measured with
 #: ``bench_jobs.py`` (AMD EPYC with AVX-512-BF16, 2 workers x 1 thread, 4 pairs): 4 put
-#: a region's pairs on one worker while the other idled; end-to-end / forward 0.82 at 1,
-#: 0.77 and 0.69 at 2 (three runs); peak memory 4x area / 1x area 1.29 at 1 and 1.16 at 2
-#: in one run (a pair per block: lower peaks at 1x, more tasks and driver graph per region).
-CPU_PAIR_BATCH = 1
+#: a region's pairs on one worker while the other idled; end-to-end / forward 0.89 at 1
+#: and 0.88 at 2, back to back (0.69-0.82 in noisier runs of either); peak memory 4x area
+#: / 1x area 1.29 at 1 and 1.16 at 2 in one run (a pair per block doubles the tasks and
+#: the driver's graph per region).
+CPU_PAIR_BATCH = 2
 
 
 def pair_batch_for(client: Any | None) -> int:
