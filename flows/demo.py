@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -164,11 +164,10 @@ def run_demo(
         report = infer_into_cube(
             cube,
             pairs,
-            chosen,
+            replace(chosen, pair_batch=pair_batch_for(client)),
             str(store),
             layout,
             attrs={"input_collection": f"{collection} (cohcube sample)"},
-            pair_batch=pair_batch_for(client),
             precision=precision,
         )
     timings["inference_and_write_s"] = time.perf_counter() - step

@@ -193,7 +193,6 @@ def infer_into_cube(
     layout: StoreLayout,
     *,
     attrs: dict[str, Any],
-    pair_batch: int | None = None,
     precision: str = "fp32",
     margin_px: int = 0,
     where: str = "",
@@ -201,8 +200,7 @@ def infer_into_cube(
 ) -> WriteReport:
     """Infer ``pairs`` and add them to the cube at ``url`` (resumable; whole pairs only);
     the outer ``margin_px`` of ``cube`` is context only (``predict_coherence``). Pairs per
-    block: ``pair_batch``, else the model's, else what its workers' devices call for
-    (``pair_batch_for``).
+    block: ``model.pair_batch``, else what its workers' devices call for (``pair_batch_for``).
 
     Raises:
         AssetReadError: an asset could not be read (``where`` names the tile);
@@ -213,7 +211,7 @@ def infer_into_cube(
         pairs,
         model.card_path,
         chunk=layout.shard_px,
-        pair_batch=pair_batch or model.pair_batch or pair_batch_for(model.workers),
+        pair_batch=model.pair_batch or pair_batch_for(model.workers),
         precision=precision,
         margin_px=margin_px,
         attrs=attrs,
